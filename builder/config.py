@@ -1,0 +1,139 @@
+"""assistant.yaml: one typed config per assistant, loaded once and passed down in slices.
+
+Every section forbids unknown keys, so a misspelled option is an error naming the key,
+the file and the allowed keys instead of a setting silently ignored.
+"""
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chat.config import ChatConfig, GenerationConfig
+from knowledge.config import KnowledgeConfig
+from knowledge.errors import ConfigError
+
+CONFIG_NAME = "assistant.yaml"
+
+
+class SFTConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: float = Field(3.0, gt=0, description="Passes over the conversations; small data needs a few.")
+    learning_rate: float = Field(2e-4, gt=0, description="LoRA tolerates rates ~10x a full fine-tune's.")
+    batch_size: int = Field(8, ge=1, description="Sequences per step (packed sequences when packing is on).")
+    gradient_accumulation: int = Field(1, ge=1)
+    max_length: int = Field(1024, ge=64, description="Longest training sequence in tokens; longer examples are truncated and counted.")
+    packing: bool = Field(True, description="Pack examples padding-free into rows; much faster on CPU, same loss.")
+
+
+class DPOConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Run the DPO stage after SFT when preference pairs exist.")
+    epochs: float = Field(2.0, gt=0)
+    learning_rate: float = Field(5e-5, gt=0, description="LoRA needs far more than DPO's full-fine-tune default of 1e-6.")
+    beta: float = Field(0.1, gt=0, description="Strength of the pull towards the SFT model; lower lets preferences move it more.")
+    batch_size: int = Field(4, ge=1)
+    max_length: int = Field(1024, ge=64)
+    auto_pairs: bool = Field(True, description="Also make pairs from the SFT model's own answers that disagree with the reference.")
+    auto_pairs_f1_threshold: float = Field(0.5, ge=0, le=1, description="An own answer below this token F1 to the reference becomes 'rejected'.")
+    max_auto_pairs: int = Field(64, ge=0, description="Cap on automatic pairs; each costs one generation.")
+
+
+class BuilderConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    base_model: str = Field(
+        "smollm2-135m-instruct",
+        description="A built-in alias (smollm2-135m-instruct), a local model folder, or a Hugging Face model id.",
+    )
+    lora_r: int = Field(16, gt=0, description="Adapter rank: more capacity, more memory.")
+    lora_alpha: int = Field(32, gt=0, description="Usually 2 x lora_r.")
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    lora_target_modules: list[str] | Literal["all-linear"] = Field("all-linear", description="Layers that get adapters.")
+    eval_split: float = Field(0.1, ge=0, lt=0.5, description="Share of conversations held out for eval loss and F1.")
+    raft_distractor_only: float = Field(
+        0.2, ge=0, le=1, description="Share of examples whose context holds only distractors (RAFT), teaching 'not in the documents'."
+    )
+    seed: int = 42
+    sft: SFTConfig = Field(default_factory=SFTConfig)
+    dpo: DPOConfig = Field(default_factory=DPOConfig)
+
+
+class EvalsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    variants: list[Literal["base", "base+rag", "tuned", "tuned+rag"]] = Field(
+        default_factory=lambda: ["base", "base+rag", "tuned", "tuned+rag"], description="Variants compared by `tailor eval`."
+    )
+    seed: int = Field(0, description="Seed for --limit sampling and bootstrap intervals.")
+    bootstrap_samples: int = Field(1000, ge=100)
+    judge_url: str | None = Field(None, description="Optional OpenAI-compatible endpoint for an LLM judge; off when unset.")
+    judge_model: str | None = None
+
+
+class PrivacyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    redact: bool = Field(True, description="Mask emails, phone numbers and long digit runs in saved votes.")
+
+
+class TailorConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("Assistant", description="Shown in the app and substituted into the system prompt.")
+    knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
+    chat: ChatConfig = Field(default_factory=ChatConfig)
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    builder: BuilderConfig = Field(default_factory=BuilderConfig)
+    evals: EvalsConfig = Field(default_factory=EvalsConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The keys allowed at `loc` (the path of the offending key), for the error message."""
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        ann = getattr(field, "annotation", None)
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return []
+        model = ann
+    return sorted(model.model_fields)
+
+
+def _describe(err: dict, path: Path) -> str:
+    loc = tuple(err["loc"])
+    key = ".".join(str(p) for p in loc)
+    if err["type"] == "extra_forbidden":
+        allowed = _allowed_keys(TailorConfig, loc)
+        return f"{path}: unknown key '{key}'" + (f"; allowed keys here: {', '.join(allowed)}" if allowed else "")
+    msg = err["msg"]
+    if err["type"] == "literal_error":
+        msg = msg.replace("Input should be", "must be one of")
+    return f"{path}: {key}: {msg} (got {err.get('input')!r})"
+
+
+def config_from_dict(data: dict, path: Path) -> TailorConfig:
+    try:
+        return TailorConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = [_describe(e, path) for e in exc.errors()]
+        raise ConfigError("\n".join(problems)) from None
+
+
+def load_config(folder: Path) -> TailorConfig:
+    """Read FOLDER/assistant.yaml; defaults apply where it is absent or silent."""
+    path = Path(folder) / CONFIG_NAME
+    if not path.exists():
+        return TailorConfig(name=Path(folder).resolve().name)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax and retry") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: must be a mapping of sections (knowledge:, chat:, builder:, ...), got {type(data).__name__}")
+    data.setdefault("name", Path(folder).resolve().name)
+    return config_from_dict(data, path)

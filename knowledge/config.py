@@ -1,0 +1,22 @@
+"""The `knowledge:` section of assistant.yaml."""
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class KnowledgeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    embedder: str = Field(
+        "all-minilm-l6-v2",
+        description="Embedding model: the packaged alias 'all-minilm-l6-v2', a local folder, or a Hugging Face id.",
+    )
+    chunk_size: int = Field(256, gt=16, le=4096, description="Chunk size in embedder tokens; MiniLM reads 256 at most.")
+    chunk_overlap: int = Field(32, ge=0, description="Tokens shared by neighbouring chunks, so facts split across a boundary survive.")
+    index_type: Literal["flat", "hnsw", "ivf"] = Field(
+        "flat", description="flat is exact and fine to ~1M chunks; hnsw or ivf trade a little recall for speed on large corpora."
+    )
+    search_mode: Literal["dense", "bm25", "hybrid"] = Field("hybrid", description="Default retrieval mode.")
+    top_k: int = Field(4, ge=1, le=50, description="Chunks retrieved per question.")
+    reranker: str | None = Field(None, description="Optional CrossEncoder (local folder or model id) that reorders fused candidates.")
+    batch_size: int = Field(64, ge=1, description="Chunks embedded per batch; larger is faster on a GPU, costs memory.")
