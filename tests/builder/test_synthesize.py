@@ -1,0 +1,252 @@
+"""The synthesize stage: training data from documents alone."""
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from builder._synthesize import (
+    SynthResult,
+    distractor_pairs,
+    extract_definitions,
+    extract_faq,
+    extract_structure,
+    extract_tables,
+    openai_teacher,
+    parse_teacher_reply,
+    split_sentences,
+    supported,
+    synthesize,
+    teacher_examples,
+)
+from knowledge import Chunk, load_document
+from knowledge.errors import BuildError
+
+FAQ_MD = """# Patient portal
+
+## Frequently asked questions
+
+Q: Can I see my lab results online?
+A: Yes. Results appear in the portal within 2 business days of the lab finishing them.
+
+Q: Who resets my password?
+A: The front desk resets it at extension 214.
+
+## How do I book a telehealth visit?
+
+Book it in the portal under Visits, or call 555-201-3344 between 8:00 a.m. and 4:00 p.m.
+"""
+
+TABLE_MD = """# Fees
+
+| Service | Fee |
+|---|---|
+| Missed appointment | $40 |
+| Copy of records | $15 |
+| Travel consultation | $85 |
+
+| Plan | Monthly | Yearly |
+|---|---|---|
+| Basic | $5 | $50 |
+| Plus | $9 | $90 |
+"""
+
+GLOSSARY_TXT = """Copay
+
+The fixed amount you pay for a visit, set by your insurance plan.
+
+Deductible
+
+What you pay each year before your insurance starts to pay its share.
+
+Referral
+
+A written request from your doctor for you to see a specialist.
+"""
+
+PLAIN_TXT = (
+    "Our clinic was founded by Dr. Amara Okafor in 1994. The practice moved to Birch Street in 2011. "
+    "Flu shots cost $25 for adults without insurance. The walk-in desk opens at 7:30 a.m. on weekdays.\n"
+)
+
+
+def doc(tmp_path: Path, name: str, text: str):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return load_document(path, name)
+
+
+def fake_encode(texts):
+    """Bag-of-words vectors: equal questions are identical, different ones far apart."""
+    vecs = np.zeros((len(texts), 256), dtype=np.float32)
+    for i, t in enumerate(texts):
+        for w in t.lower().split():
+            vecs[i, hash(w) % 256] += 1
+    return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+
+
+def test_faq_blocks_and_question_headings(tmp_path):
+    examples = extract_faq(doc(tmp_path, "portal.md", FAQ_MD))
+    questions = {e.question: e.answer for e in examples}
+    assert questions["Can I see my lab results online?"].startswith("Yes. Results appear in the portal within 2 business days")
+    assert questions["Who resets my password?"] == "The front desk resets it at extension 214."
+    assert "call 555-201-3344" in questions["How do I book a telehealth visit?"]
+    assert all(e.kind == "faq" and e.source == "portal.md" for e in examples)
+
+
+def test_two_column_tables_only(tmp_path):
+    examples = extract_tables(doc(tmp_path, "fees.md", TABLE_MD))
+    assert [e.question for e in examples] == [
+        "What is the fee for missed appointment?",
+        "What is the fee for copy of records?",
+        "What is the fee for travel consultation?",
+    ]  # the three-column plan table is not read as key/value
+    assert examples[0].answer == "Missed appointment: $40."
+
+
+def test_glossary_definitions(tmp_path):
+    examples = extract_definitions(doc(tmp_path, "glossary.txt", GLOSSARY_TXT))
+    assert {e.question for e in examples} == {"What does Copay mean?", "What does Deductible mean?", "What does Referral mean?"}
+    assert next(e for e in examples if "Copay" in e.question).answer.startswith("The fixed amount you pay")
+
+
+def test_structure_questions_are_grounded_in_sentences(tmp_path):
+    d = doc(tmp_path, "about.txt", PLAIN_TXT)
+    examples = extract_structure(d, per_section=10)
+    facts = {e.fact for e in examples}
+    assert {"money", "time", "person"} <= facts
+    for e in examples:
+        assert e.answer.rstrip(".") in " ".join(d.text.split())  # the answer is the document's own sentence
+        assert e.question.endswith("?")
+    # 'a.m.' does not end a sentence
+    assert any(e.answer == "The walk-in desk opens at 7:30 a.m. on weekdays." for e in examples)
+
+
+def test_split_sentences_keeps_abbreviations():
+    assert split_sentences("Open 8 a.m. to 5 p.m. daily. Ask Dr. Lee. Done!") == ["Open 8 a.m. to 5 p.m. daily.", "Ask Dr. Lee.", "Done!"]
+
+
+def test_plain_paragraphs_and_non_english_do_not_crash(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "plain.txt").write_text(PLAIN_TXT)
+    (docs / "fr.md").write_text("# Horaires\n\nLe cabinet ouvre à 8 h 30. Les consultations coûtent 25 €. 診療時間は午前9時からです。\n")
+    (docs / "empty-ish.txt").write_text("ok\n")
+    result = synthesize(docs, ["plain.txt", "fr.md", "empty-ish.txt"], [], fake_encode, [])
+    assert result.counts["structure"] >= 2
+    assert any("25 €" in e.answer or "€" in e.answer for e in result.examples) or result.counts["structure"] >= 2
+
+
+def test_no_examples_gives_a_reason(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "poem.txt").write_text("roses are red\nviolets are blue\n")
+    result = synthesize(docs, ["poem.txt"], [], fake_encode, [])
+    assert result.examples == [] and "no training examples found" in result.summary()
+
+
+def test_eval_questions_are_dropped_and_counted(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "portal.md").write_text(FAQ_MD)
+    result = synthesize(docs, ["portal.md"], [], fake_encode, ["Who resets my password?"])
+    assert "Who resets my password?" not in {e.question for e in result.examples}
+    assert result.dropped["near an eval question"] == 1
+
+
+def test_eval_paraphrase_is_dropped_with_the_real_embedder(tmp_path):
+    from knowledge import load_embedder
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "portal.md").write_text(FAQ_MD)
+    emb = load_embedder("all-minilm-l6-v2")
+    result = synthesize(docs, ["portal.md"], [], emb.encode, ["Can I view my lab results online?"])
+    assert "Can I see my lab results online?" not in {e.question for e in result.examples}
+    assert result.dropped["near an eval question"] >= 1
+
+
+def test_examples_record_their_chunk(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "fees.md").write_text(TABLE_MD)
+    chunks = [Chunk("c1", TABLE_MD[:60], "fees.md", start=0, end=60), Chunk("c2", TABLE_MD[60:], "fees.md", start=60, end=len(TABLE_MD))]
+    result = synthesize(docs, ["fees.md"], chunks, fake_encode, [])
+    assert result.examples and all(e.chunk_id in {"c1", "c2"} for e in result.examples)
+    assert all(row["chunk_id"] for row in (e.conversation() for e in result.examples))
+
+
+def test_distractor_pairs_reject_a_same_kind_fact(tmp_path):
+    examples = extract_tables(doc(tmp_path, "fees.md", TABLE_MD))
+    pairs = distractor_pairs(examples, seed=0, limit=10)
+    assert len(pairs) == 3
+    for p in pairs:
+        assert p["chosen"] != p["rejected"] and "$" in p["rejected"]
+
+
+def test_supported_filter():
+    passage = "The no-show fee is $40 and is charged after the second missed visit."
+    assert supported("The no-show fee is $40.", passage)
+    assert not supported("The no-show fee is $55.", passage)  # a number not in the passage
+    assert not supported("Parking is free on weekends for all visitors.", passage)
+
+
+def test_parse_teacher_reply():
+    assert parse_teacher_reply('Sure! {"question": "Q?", "answer": "A."}') == ("Q?", "A.")
+    assert parse_teacher_reply("no json here") is None
+    assert parse_teacher_reply('{"question": "", "answer": "A"}') is None
+
+
+class _Teacher(BaseHTTPRequestHandler):
+    replies: dict = {}  # keyword in the prompt -> reply
+
+    def do_POST(self):  # noqa: N802
+        prompt = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["messages"][0]["content"]
+        content = next((r for k, r in self.replies.items() if k in prompt), "garbage")
+        body = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def teacher_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Teacher)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+
+
+def test_teacher_over_a_real_http_server(teacher_server):
+    chunks = [
+        Chunk("a", "The travel clinic gives yellow fever shots for $120 on Tuesdays.", "travel.md", title="Travel"),
+        Chunk("b", "Parking in the Birch Street garage is free for two hours.", "parking.md", title="Parking"),
+        Chunk("c", "Refills take three business days.", "refills.md", title="Refills"),
+    ]
+    _Teacher.replies = {
+        "yellow fever": '{"question": "When are yellow fever shots given?", "answer": "On Tuesdays, for $120."}',
+        "Refills": "I cannot answer in JSON, sorry.",
+        "Parking": '{"question": "Is parking free?", "answer": "Parking costs $9 per hour."}',  # unsupported: dropped
+    }
+    ask = openai_teacher(f"http://127.0.0.1:{teacher_server.server_address[1]}/v1", "teacher", timeout=5)
+    result = SynthResult([], [])
+    out = teacher_examples(chunks, ask, n=3, seed=0, result=result)
+    assert [(e.question, e.chunk_id, e.kind) for e in out] == [("When are yellow fever shots given?", "a", "teacher")]
+    assert result.dropped["teacher: malformed reply"] == 1
+    assert result.dropped["teacher: answer not supported by its chunk"] == 1
+
+
+def test_teacher_down_fails_clearly_after_retries_keeping_what_was_made():
+    chunks = [Chunk("a", "Refills take three business days.", "refills.md")]
+    ask = openai_teacher("http://127.0.0.1:9/v1", None, timeout=1, retries=2)  # nothing listens on port 9
+    saved = []
+    with pytest.raises(BuildError, match="failed 2 times"):
+        teacher_examples(chunks, ask, n=1, seed=0, result=SynthResult([], []), on_example=saved.append)
