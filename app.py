@@ -93,17 +93,1167 @@ def init(name: str = typer.Argument(..., help="Folder to create for the new assi
 # --- knowledge commands: index, search -------------------------------------------------
 # (owned by the knowledge package work)
 
+
+@cli.command()
+def index(
+    folder: Path = typer.Argument(..., help="Assistant folder; its documents are in FOLDER/docs."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Index FOLDER/docs into FOLDER/build/index (only new and changed files are embedded)."""
+    from knowledge import build_index, docs_dir, index_dir
+
+    report = build_index(docs_dir(folder), index_dir(folder), _load(folder).knowledge, progress=not quiet)
+    typer.echo(report.summary())
+
+
+@cli.command()
+def search(
+    folder: Path = typer.Argument(..., help="Assistant folder with a built index (`tailor index FOLDER`)."),
+    query: Optional[str] = typer.Argument(None, help="What to look for; leave out when using --queries."),
+    k: Optional[int] = typer.Option(None, "-k", "--k", help="Hits per query [default: knowledge.top_k]."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="dense | bm25 | hybrid [default: knowledge.search_mode]."),
+    queries: Optional[Path] = typer.Option(
+        None, "--queries", help="JSONL file with a 'question' per line (an eval suite works); one result line per query."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (one line per query with --queries)."),
+) -> None:
+    """Search the knowledge base: rank, score, source (with page) and a snippet per hit."""
+    import json
+
+    from knowledge import format_hits, hits_json, index_dir, load_index, search_many
+
+    if (query is None) == (queries is None):
+        raise TailorError("give either a QUERY or --queries FILE.jsonl (not both)")
+    cfg = _load(folder).knowledge
+    kb = load_index(index_dir(folder), cfg)
+    if queries is not None:
+        for row, hits in search_many(kb, queries, k=k, mode=mode):
+            if as_json:
+                typer.echo(json.dumps(hits_json(row["question"], hits, row.get("id")), ensure_ascii=False))
+            else:
+                typer.echo(f"# {row['question']}\n{format_hits(hits)}\n")
+        return
+    hits = kb.search(query, k=k, mode=mode)
+    typer.echo(json.dumps(hits_json(query, hits), ensure_ascii=False) if as_json else format_hits(hits))
+
+
 # --- chat commands: chat, ask -----------------------------------------------------------
 # (owned by the chat package work)
+
+_VARIANT_HELP = "base | base+rag | tuned | tuned+rag; default tuned+rag when built, else base+rag."
+
+
+def _echo(text: str) -> None:
+    typer.echo(text, nl=False)
+    sys.stdout.flush()
+
+
+@cli.command()
+def ask(
+    folder: Path = typer.Argument(..., help="The assistant folder (or its build/ folder)."),
+    question: str = typer.Argument(..., help="The question, in quotes."),
+    variant: Optional[str] = typer.Option(None, "--variant", help=_VARIANT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the full result (answer, sources, timings, ...) as JSON."),
+) -> None:
+    """Answer one question, streamed, with its sources."""
+    from chat import Assistant
+    from chat._terminal import ask as ask_once
+
+    # Assistant.load reads assistant.yaml itself: FOLDER may also be the build/ folder.
+    ask_once(Assistant.load(folder), question, variant, as_json, _echo)
+
+
+@cli.command()
+def chat(
+    folder: Path = typer.Argument(..., help="The assistant folder (or its build/ folder)."),
+    variant: Optional[str] = typer.Option(None, "--variant", help=_VARIANT_HELP),
+) -> None:
+    """Chat in the terminal: /sources, /reset, /variant NAME, /quit."""
+    from chat import Assistant
+    from chat._terminal import chat_loop
+
+    chat_loop(Assistant.load(folder), variant, input, _echo)
 
 # --- builder commands: build, export ----------------------------------------------------
 # (owned by the builder package work)
 
+
+@cli.command()
+def build(
+    folder: Path = typer.Argument(..., help="The assistant folder (docs/, data/, assistant.yaml)."),
+    force: list[str] = typer.Option([], "--force", help="Run this stage even if cached (repeatable): index, base, data, sft, dpo, calibrate, export, evaluate."),
+    only: Optional[str] = typer.Option(None, "--only", help="Run just this stage (earlier ones must be built)."),
+    skip_train: bool = typer.Option(False, "--skip-train", help="Retrieval-only assistant over the base model: index, calibrate, manifest."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted training stage from its last checkpoint."),
+) -> None:
+    """Build the assistant: index, fine-tune (SFT, DPO), calibrate, export; cached stage by stage."""
+    from builder import build as run_build
+
+    run_build(folder, _load(folder), force=tuple(force), only=only, skip_train=skip_train, resume=resume)
+
+
+@cli.command()
+def export(
+    folder: Path = typer.Argument(..., help="A built assistant folder."),
+    format: str = typer.Option("gguf", "--format", help="Export format (gguf)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output file (default build/<name>.gguf)."),
+    dtype: str = typer.Option("f16", "--dtype", help="Weight precision in the file: f16 or f32."),
+) -> None:
+    """Write the tuned model in another format (GGUF for llama.cpp, Ollama, LM Studio)."""
+    from builder import export_gguf
+
+    if format != "gguf":
+        raise TailorError(f"--format {format!r} is not supported; use --format gguf (build/model/ is already Hugging Face format)")
+    path = export_gguf(folder, _load(folder), out=out, dtype=dtype)
+    typer.echo(f"Wrote {path}")
+
 # --- evals command: eval ----------------------------------------------------------------
 # (owned by the evals package work)
 
+
+@cli.command("eval")
+def eval_(
+    folder: Path = typer.Argument(..., help="The assistant folder."),
+    suite: Optional[Path] = typer.Option(None, "--suite", help="A suite JSONL file or a folder of them (default: FOLDER/evals/)."),
+    variants: Optional[str] = typer.Option(None, "--variants", help="Comma-separated, e.g. base+rag,tuned+rag (default: evals.variants)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Evaluate a fixed random sample of N questions (decline share kept)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for --limit and the bootstrap (default: evals.seed)."),
+    fail_under: list[str] = typer.Option([], "--fail-under", help="Gate METRIC=VALUE or VARIANT:METRIC=VALUE; exit 1 when under. Repeatable."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the latest report of this suite, skipping answers already scored."),
+    against: Optional[Path] = typer.Option(None, "--against", help="Another build (folder or build dir): its variants run too, as other:VARIANT."),
+) -> None:
+    """Answer the eval suites with each variant; print metrics with 95% intervals and write build/reports/."""
+    from evals import print_report, run_eval
+
+    report = run_eval(folder, _load(folder), suite=suite, variants=variants, limit=limit, seed=seed,
+                      resume=resume, against=against, fail_under=fail_under)
+    print_report(report)
+    if report.gate_failures:
+        typer.secho("error: --fail-under gate failed: " + "; ".join(report.gate_failures), fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1)
+
 # --- app: serve and the Gradio UI -------------------------------------------------------
 # (owned by the app work)
+
+import contextvars
+import functools
+import json
+import logging
+import queue
+import random
+import re
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+
+try:
+    import fcntl  # advisory file locks, so two `tailor serve` processes never interleave votes
+except ImportError:  # Windows: the in-process lock below still serializes this server's sessions
+    fcntl = None
+
+from knowledge.errors import ConfigError, InputError
+
+_APPEND_LOCK = threading.Lock()
+# The app is an adapter: answers come from chat.Assistant, search from the knowledge base,
+# builds from builder.build, scores from evals.run_eval. What lives here is what those
+# packages have no business knowing: sessions, uploads, and the votes people cast in the
+# side-by-side tab (their storage and the leaderboard fitted over them). Gradio is imported
+# inside the functions that need it, so `tailor --help` and the other commands start fast.
+
+UPLOAD_SUFFIXES = (".md", ".txt", ".html", ".htm", ".pdf", ".docx")  # what knowledge/ can read
+MAX_UPLOAD_MB = 20  # one document; larger files are usually scans or exports that index badly
+CONCURRENT_EVENTS = 8  # chat sessions served at once; more queue (the one model is shared)
+ARENA_LABELS = "ABCD"  # side by side compares 2 to 4 variants
+VOTE_CHOICES = ("A", "B", "C", "D", "tie", "both_bad")
+
+
+@cli.command()
+def serve(
+    folder: Path = typer.Argument(..., help="The assistant folder to serve."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 opens the app to your network."),
+    port: int = typer.Option(7860, help="Port to listen on."),
+    auth: Optional[str] = typer.Option(
+        None, envvar="TAILOR_AUTH", show_envvar=True, help="USER:PASS asked of every visitor (default: no login)."
+    ),
+    share: bool = typer.Option(False, "--share", help="Also open a public gradio.live link (off unless asked)."),
+) -> None:
+    """Serve the assistant in the browser: chat, side-by-side votes, evals and builds."""
+    cfg = _load(folder)
+    credentials = parse_auth(auth)
+    demo = build_ui(folder, cfg)
+    if host not in ("127.0.0.1", "localhost") and not credentials:
+        typer.secho(f"warning: serving on {host} without --auth; anyone who can reach the port can use the app", err=True)
+    launch(demo, host=host, port=port, auth=credentials, share=share)
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """USER:PASS from --auth or $TAILOR_AUTH; None means no login."""
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise ConfigError("--auth / TAILOR_AUTH must be USER:PASS with both parts non-empty (e.g. --auth admin:s3cret)")
+    return user, password
+
+
+def launch(demo, host: str = "127.0.0.1", port: int = 7860, auth=None, share: bool = False, prevent_thread_lock: bool = False):
+    """Start the server with the queue on: every session shares the one Assistant, and the queue
+    lets CONCURRENT_EVENTS of them generate at once while builds and evals run one at a time."""
+    demo.queue(default_concurrency_limit=CONCURRENT_EVENTS, max_size=256)
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        auth=auth,
+        share=share,
+        prevent_thread_lock=prevent_thread_lock,
+        max_file_size=f"{MAX_UPLOAD_MB}mb",
+        show_error=True,
+        ssr_mode=False,
+        quiet=prevent_thread_lock,
+        css=_APP_CSS,
+    )
+    return demo
+
+
+# ---- votes: storage, redaction, leaderboard (pure functions, no Gradio) ----
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)|\d{3})[\s.-]?\d{3}[\s.-]?\d{4}(?!\w)")
+_DIGITS = re.compile(r"(?<!\w)\d(?:[ -]?\d){8,}(?!\w)|(?<!\w)\d{6,}(?!\w)")
+
+
+def redact(text: str) -> str:
+    """Mask emails, phone numbers and long digit runs (card, account, ID numbers) so votes can be
+    kept and trained on without the personal details people type into a chat."""
+    text = _EMAIL.sub("[email]", text)
+    text = _PHONE.sub("[phone]", text)
+    return _DIGITS.sub("[number]", text)
+
+
+def append_jsonl(path: Path, rows: list[dict]) -> None:
+    """Append rows as one locked write, then fsync: concurrent sessions never interleave lines,
+    and a vote that was acknowledged survives a crash."""
+    if not rows:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+    with _APPEND_LOCK, open(path, "ab") as fh:
+        if fcntl is not None:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # other processes serving the same folder
+        try:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        finally:
+            if fcntl is not None:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every complete JSON object in the file; a torn last line (a crash mid-write) is skipped."""
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def feedback_paths(folder: Path) -> tuple[Path, Path]:
+    """(votes.jsonl, preferences.jsonl) under FOLDER/feedback/: outside build/, since votes cannot be rebuilt."""
+    return Path(folder) / "feedback" / "votes.jsonl", Path(folder) / "feedback" / "preferences.jsonl"
+
+
+def preference_pairs(vote: dict) -> list[dict]:
+    """The DPO pairs one vote teaches: the corrected answer over every shown answer, else the
+    winner over each other answer. A tie or 'both bad' without a correction teaches no pair."""
+    answers = dict(zip(vote["variants"], vote["answers"]))
+    corrected = (vote.get("corrected") or "").strip()
+    if corrected:
+        pairs = [("corrected", corrected, name, text) for name, text in answers.items()]
+    elif vote["winner"] in answers:
+        win = vote["winner"]
+        pairs = [(win, answers[win], name, text) for name, text in answers.items() if name != win]
+    else:
+        pairs = []
+    return [
+        {
+            "prompt": vote["prompt"],
+            "chosen": chosen,
+            "rejected": rejected,
+            "variants": vote["variants"],
+            "chosen_variant": chosen_name,
+            "rejected_variant": rejected_name,
+            "winner": vote["winner"],
+            "build_id": vote.get("build_id"),
+            "time": vote["time"],
+            "vote_id": vote["id"],
+        }
+        for chosen_name, chosen, rejected_name, rejected in pairs
+        if chosen.strip() and chosen.strip() != rejected.strip()  # identical texts carry no preference
+    ]
+
+
+def record_vote(
+    folder: Path,
+    question: str,
+    variants: list[str],
+    answers: list[str],
+    winner: str,
+    corrected: str = "",
+    build_id: str | None = None,
+    redact_text: bool = True,
+    anonymous: bool = False,
+) -> tuple[dict, list[dict]]:
+    """Validate a vote, append it to feedback/votes.jsonl (every vote, for the leaderboard) and
+    its preference pairs to feedback/preferences.jsonl (read by the next `tailor build`).
+    `winner` is a variant name, "tie" or "both_bad". Returns (vote, pairs)."""
+    if not question.strip():
+        raise InputError("nothing to vote on: ask a question first")
+    if len(variants) < 2 or len(variants) != len(answers):
+        raise InputError("a vote compares the answers of 2 to 4 variants; ask the question in side-by-side first")
+    if any(a is None for a in answers):
+        raise InputError("wait until every answer is complete before voting")
+    if winner not in variants and winner not in ("tie", "both_bad"):
+        raise InputError(f"winner must be one of {variants + ['tie', 'both_bad']} (got {winner!r})")
+    clean = redact if redact_text else (lambda s: s)
+    vote = {
+        "id": uuid.uuid4().hex[:12],
+        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "build_id": build_id,
+        "prompt": clean(question.strip()),
+        "variants": list(variants),
+        "answers": [clean(a) for a in answers],
+        "winner": winner,
+        "corrected": clean(corrected.strip()) if corrected and corrected.strip() else None,
+        "anonymous": anonymous,
+        "redacted": redact_text,
+    }
+    votes_path, prefs_path = feedback_paths(folder)
+    pairs = preference_pairs(vote)
+    append_jsonl(votes_path, [vote])
+    append_jsonl(prefs_path, pairs)
+    return vote, pairs
+
+
+def _entity(vote: dict, variant: str, by: str) -> str:
+    return f"{variant} @ {vote.get('build_id') or 'unbuilt'}" if by == "build" else variant
+
+
+def vote_outcomes(votes: list[dict], by: str = "variant") -> list[tuple[str, str, float]]:
+    """Pairwise games from votes, as Chatbot Arena counts them: (a, b, score of a) with 1 a win,
+    0.5 a tie; 'both bad' is a tie. A vote over n variants is n-1 wins or n(n-1)/2 ties."""
+    games = []
+    for vote in votes:
+        variants, winner = vote.get("variants") or [], vote.get("winner")
+        names = [_entity(vote, v, by) for v in variants]
+        if winner in variants:
+            w = names[variants.index(winner)]
+            games += [(w, n, 1.0) for n in names if n != w]
+        elif winner in ("tie", "both_bad"):
+            games += [(a, b, 0.5) for i, a in enumerate(names) for b in names[i + 1 :] if a != b]
+    return games
+
+
+def fit_bradley_terry(games: list[tuple[str, str, float]], names: list[str], iters: int = 200) -> "np.ndarray":
+    """Bradley-Terry strengths by the MM algorithm (Hunter 2004), on the Elo scale (400 points =
+    10x odds, mean 1000). Each pair that met gets one virtual tie, so a variant that won every
+    game still has a finite rating."""
+    import numpy as np
+
+    index = {n: i for i, n in enumerate(names)}
+    k = len(names)
+    wins = np.zeros((k, k))
+    for a, b, s in games:
+        i, j = index[a], index[b]
+        wins[i, j] += s
+        wins[j, i] += 1.0 - s
+    met = (wins + wins.T) > 0
+    wins = wins + 0.5 * met  # the virtual tie
+    games_ij = wins + wins.T
+    p = np.ones(k)
+    for _ in range(iters):
+        denom = (games_ij / (p[:, None] + p[None, :])).sum(axis=1)
+        new = np.where(denom > 0, wins.sum(axis=1) / np.where(denom > 0, denom, 1.0), p)
+        new = new / np.exp(np.log(new).mean())
+        if np.allclose(new, p, rtol=1e-7, atol=0):
+            p = new
+            break
+        p = new
+    return 1000.0 + 400.0 * np.log10(p)
+
+
+def leaderboard(votes: list[dict], by: str = "variant", samples: int = 200, seed: int = 0) -> list[dict]:
+    """Variants (by="variant") or variant-and-build pairs (by="build") ranked by Bradley-Terry
+    rating with a 95% bootstrap interval over votes, as Chatbot Arena reports them."""
+    import numpy as np
+
+    games = vote_outcomes(votes, by)
+    names = sorted({n for a, b, _ in games for n in (a, b)})
+    if not names:
+        return []
+    ratings = fit_bradley_terry(games, names)
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(samples):
+        sample = [votes[i] for i in rng.integers(0, len(votes), len(votes))]
+        sample_games = vote_outcomes(sample, by)
+        present = {n for a, b, _ in sample_games for n in (a, b)}
+        fitted = fit_bradley_terry(sample_games, names) if sample_games else np.full(len(names), 1000.0)
+        boot.append(np.where([n in present for n in names], fitted, np.nan))
+    boot = np.array(boot)
+    played = {n: 0 for n in names}
+    won = {n: 0.0 for n in names}
+    for a, b, s in games:
+        played[a] += 1
+        played[b] += 1
+        won[a] += s
+        won[b] += 1 - s
+    rows = []
+    for i, name in enumerate(names):
+        col = boot[:, i][~np.isnan(boot[:, i])]
+        lo, hi = (np.percentile(col, [2.5, 97.5]) if len(col) else (ratings[i], ratings[i]))
+        rows.append(
+            {
+                "name": name,
+                "rating": round(float(ratings[i]), 1),
+                "ci_low": round(float(lo), 1),
+                "ci_high": round(float(hi), 1),
+                "games": played[name],
+                "win_rate": round(won[name] / played[name], 3) if played[name] else 0.0,
+            }
+        )
+    rows.sort(key=lambda r: -r["rating"])
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank
+    return rows
+
+
+def pair_tally(votes: list[dict]) -> dict[tuple[str, str], dict[str, int]]:
+    """Head-to-head counts per variant pair (names sorted): wins of each side and ties."""
+    tally: dict[tuple[str, str], dict[str, int]] = {}
+    for a, b, s in vote_outcomes(votes):
+        key = tuple(sorted((a, b)))
+        row = tally.setdefault(key, {key[0]: 0, key[1]: 0, "tie": 0})
+        if s == 0.5:
+            row["tie"] += 1
+        else:
+            row[a if s == 1.0 else b] += 1
+    return tally
+
+
+# ---- documents: uploads and examples ----
+
+def safe_upload_name(name: str) -> str:
+    """The file name an upload gets in docs/, or InputError. Names with folders or '..' are
+    refused outright (not silently flattened), so no upload can write outside docs/."""
+    raw = (name or "").strip()
+    if not raw:
+        raise InputError("the upload has no file name; rename the file and upload it again")
+    if "/" in raw or "\\" in raw or raw in (".", "..") or raw.startswith(".") or "\x00" in raw:
+        raise InputError(f"{raw!r}: file names may not contain folders, '..' or start with '.'; upload the file itself under a plain name")
+    suffix = Path(raw).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise InputError(f"{raw!r}: unsupported file type {suffix or '(none)'}; Tailor reads {' '.join(UPLOAD_SUFFIXES)}")
+    return re.sub(r"[^\w .()+-]", "_", raw)
+
+
+def save_upload(docs_dir: Path, src: Path, name: str | None = None) -> Path:
+    """Copy one uploaded file into docs/ under a safe name, atomically (a reader or an index run
+    sees the old document or the new one); an existing document of that name is replaced."""
+    src = Path(src)
+    fname = safe_upload_name(name if name is not None else src.name)
+    size = src.stat().st_size
+    if size == 0:
+        raise InputError(f"{fname!r} is empty; upload a document with text in it")
+    if size > MAX_UPLOAD_MB * 1024 * 1024:
+        raise InputError(f"{fname!r} is {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_MB} MB per file (split it, or copy it into docs/ by hand)")
+    docs_dir = Path(docs_dir)
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    dest = docs_dir / fname
+    if dest.resolve().parent != docs_dir.resolve():  # belt and braces after the name checks
+        raise InputError(f"{fname!r}: refusing to write outside {docs_dir}")
+    fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".tmp", dir=docs_dir)  # .tmp: never indexed
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+            shutil.copyfileobj(inp, out)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def example_questions(folder: Path, n: int = 4) -> list[str]:
+    """The first few answerable questions of the assistant's eval suites (evals/*.jsonl): real
+    questions its builder expects it to handle, unlike made-up demo prompts."""
+    out: list[str] = []
+    for path in sorted((Path(folder) / "evals").glob("*.jsonl")):
+        for row in read_jsonl(path):
+            q = row.get("question")
+            if isinstance(q, str) and q.strip() and row.get("answer_type") != "decline" and q not in out:
+                out.append(q.strip())
+                break  # one per suite first, so every suite is represented
+    for path in sorted((Path(folder) / "evals").glob("*.jsonl")):
+        for row in read_jsonl(path):
+            q = row.get("question")
+            if len(out) >= n:
+                return out
+            if isinstance(q, str) and q.strip() and row.get("answer_type") != "decline" and q.strip() not in out:
+                out.append(q.strip())
+    return out[:n]
+
+
+def document_rows(folder: Path, sources: dict[str, int]) -> list[list]:
+    """Every file in docs/ with its chunk count in the index ('not indexed' until the next index)."""
+    docs = Path(folder) / "docs"
+    files = sorted(
+        p.relative_to(docs).as_posix()
+        for p in docs.rglob("*")
+        if p.is_file() and p.suffix.lower() in UPLOAD_SUFFIXES and not p.name.startswith(".")
+    ) if docs.is_dir() else []
+    rows = [[f, sources[f] if f in sources else "not indexed"] for f in files]
+    rows += [[f, f"{n} (file removed; re-index)"] for f, n in sorted(sources.items()) if f not in set(files)]
+    return rows
+
+
+# ---- the shared assistant ----
+
+class LiveAssistant:
+    """The one Assistant all sessions share. A finished build or index swaps in a new one; the old
+    one keeps answering until the new one has loaded, so a rebuild never interrupts the app."""
+
+    def __init__(self, folder: Path, cfg, loader=None):
+        self.folder = Path(folder)
+        self.cfg = cfg
+        self._loader = loader or _load_assistant
+        self._lock = threading.Lock()
+        self.build_lock = threading.Lock()  # one build or index run at a time
+        self.assistant = None
+        self.error: str | None = None
+        self._kb = None
+        self._kb_lock = threading.Lock()
+        self.reload(cfg)
+
+    def reload(self, cfg=None) -> None:
+        """Load the current build; on failure keep serving the previous one and remember why."""
+        cfg = cfg or _load(self.folder)
+        try:
+            fresh = self._loader(self.folder, cfg)
+        except TailorError as exc:
+            with self._lock:
+                self.error = str(exc)
+                self._kb = None
+            if self.assistant is None:
+                return
+            raise
+        with self._lock:
+            self.assistant, self.cfg, self.error, self._kb = fresh, cfg, None, None
+
+    def require(self):
+        """The assistant, or a TailorError that says how to make one."""
+        assistant = self.assistant
+        if assistant is None:
+            raise TailorError(f"the assistant is not ready: {self.error} (add documents and run Index in the Build tab)")
+        return assistant
+
+    @property
+    def variants(self) -> list[str]:
+        return list(getattr(self.assistant, "variants", []) or [])
+
+    @property
+    def build_id(self) -> str | None:
+        return getattr(self.assistant, "build_id", None)
+
+    def kb(self):
+        """The knowledge base for the search box (loaded on first use, dropped on reload)."""
+        with self._kb_lock:
+            if self._kb is None:
+                kb = getattr(self.assistant, "kb", None)
+                if kb is None:
+                    from knowledge import load_index
+
+                    kb = load_index(self.folder / "build" / "index", self.cfg.knowledge)
+                self._kb = kb
+            return self._kb
+
+
+def _load_assistant(folder: Path, cfg):
+    from chat import Assistant
+
+    return Assistant.load(folder, cfg)
+
+
+def _is_answer(event) -> bool:
+    """chat.stream yields Token events, then one Answer (the only event with sources)."""
+    return hasattr(event, "sources")
+
+
+def source_rows(answer) -> list[list]:
+    return [[c.n, c.source, c.page if c.page is not None else "", round(float(c.score), 3), c.snippet] for c in answer.sources]
+
+
+def sources_json(answer) -> list[dict]:
+    return [
+        {"n": c.n, "source": c.source, "page": c.page, "score": float(c.score), "snippet": c.snippet, "chunk_id": c.chunk_id}
+        for c in answer.sources
+    ]
+
+
+def answer_footer(answer) -> str:
+    t = answer.timings or {}
+    parts = [answer.variant or ""]
+    if t.get("first_token_s") is not None:
+        parts.append(f"first token {t['first_token_s']:.2f} s")
+    if t.get("total_s") is not None:
+        parts.append(f"total {t['total_s']:.2f} s")
+    if answer.declined:
+        parts.append("declined: no support in the documents")
+    if getattr(answer, "escalation", None):
+        parts.append(f"escalation: {answer.escalation}")
+    if answer.build_id:
+        parts.append(f"build {answer.build_id}")
+    return " · ".join(p for p in parts if p)
+
+
+def _stream_side_by_side(assistant, question: str, variants: list[str]):
+    """(column, event) pairs from one thread per variant, so the columns fill in parallel.
+    A failure ends that column with an error event instead of the whole comparison."""
+    events: queue.Queue = queue.Queue()
+    done = object()
+
+    def run(i: int, variant: str) -> None:
+        try:
+            for event in assistant.stream(question, variant=variant):
+                events.put((i, event))
+        except Exception as exc:  # shown in its column; the other columns carry on
+            if not isinstance(exc, TailorError):
+                logging.getLogger("tailor.app").exception("side-by-side %s failed", variant)
+            events.put((i, exc))
+        finally:
+            events.put((i, done))
+
+    for i, variant in enumerate(variants):
+        threading.Thread(target=run, args=(i, variant), daemon=True, name=f"sbs-{variant}").start()
+    remaining = len(variants)
+    while remaining:
+        i, event = events.get()
+        if event is done:
+            remaining -= 1
+        else:
+            yield i, event
+
+
+class _LogCapture(logging.Handler):
+    """Collects the build's log lines for the Build tab's live log."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
+
+    def emit(self, record):
+        self.lines.append(self.format(record))
+
+
+def _run_in_thread(fn):
+    """Run fn in a worker thread with the caller's context (so gr.Progress tracks its tqdm bars);
+    returns (thread, result holder)."""
+    ctx = contextvars.copy_context()
+    result: dict = {}
+
+    def target():
+        try:
+            result["value"] = ctx.run(fn)
+        except BaseException as exc:  # reported to the user by the caller
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True, name="tailor-build")
+    thread.start()
+    return thread, result
+
+
+_APP_CSS = """
+#sources-table { font-size: 0.9em; }
+.tailor-footer { color: var(--body-text-color-subdued); font-size: 0.85em; }
+"""
+
+
+def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
+    """The Gradio app: Chat, Side by side, Eval and Build tabs over one shared LiveAssistant,
+    plus the stable API endpoints /ask and /vote for gradio_client."""
+    import gradio as gr
+
+    folder = Path(folder)
+    live = live or LiveAssistant(folder, cfg)
+    votes_path, prefs_path = feedback_paths(folder)
+
+    def variant_choices() -> list[str]:
+        return live.variants
+
+    def default_variant() -> str | None:
+        return getattr(live.assistant, "default_variant", None) if live.variants else None
+
+    def warn(message: str) -> str:
+        gr.Warning(message)
+        return f"⚠️ {message}"
+
+    # ---- Chat ----
+    def chat_submit(question, history, conversation, variant):
+        question = (question or "").strip()
+        if not question:
+            yield history, conversation, gr.skip(), gr.skip(), warn("Type a question first."), gr.skip()
+            return
+        try:
+            assistant = live.require()
+        except TailorError as exc:
+            yield history, conversation, gr.skip(), gr.skip(), warn(str(exc)), gr.skip()
+            return
+        history = list(history or []) + [{"role": "user", "content": question}, {"role": "assistant", "content": ""}]
+        yield history, conversation, "", [], "…", []
+        text = ""
+        try:
+            for event in assistant.stream(question, history=list(conversation or []), variant=variant):
+                if _is_answer(event):
+                    history[-1]["content"] = event.text
+                    conversation = list(conversation or []) + [
+                        {"role": "user", "content": question},
+                        {"role": "assistant", "content": event.text},
+                    ]
+                    yield history, conversation, "", source_rows(event), answer_footer(event), [c.text for c in event.sources]
+                    return
+                text += event.text
+                history[-1]["content"] = text
+                yield history, conversation, "", gr.skip(), gr.skip(), gr.skip()
+        except TailorError as exc:
+            history[-1]["content"] = f"⚠️ {exc}"
+            yield history, conversation, "", [], warn(str(exc)), []
+
+    def show_chunk(rows, texts, evt: gr.SelectData):
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        if not texts or row is None or row >= len(texts):
+            return gr.skip()
+        n, source, page = rows.iloc[row, 0], rows.iloc[row, 1], rows.iloc[row, 2]
+        where = f"{source}" + (f", page {page}" if page not in ("", None) else "")
+        return f"**[{n}] {where}**\n\n{texts[row]}"
+
+    show_chunk.__annotations__["evt"] = gr.SelectData  # real class: this module's annotations are strings
+
+    # ---- Side by side ----
+    def arena_ask(question, variants, anonymous):
+        question = (question or "").strip()
+        hidden = [gr.skip()] * 13  # columns, heads, bodies, state
+        if not question:
+            yield *hidden, warn("Type a question first."), *[gr.skip()] * 6
+            return
+        variants = list(variants or [])
+        if not 2 <= len(variants) <= 4:
+            yield *hidden, warn(f"Pick 2 to 4 variants to compare (got {len(variants)})."), *[gr.skip()] * 6
+            return
+        try:
+            assistant = live.require()
+        except TailorError as exc:
+            yield *hidden, warn(str(exc)), *[gr.skip()] * 6
+            return
+        order = random.sample(variants, len(variants)) if anonymous else variants
+        state = {"question": question, "variants": order, "answers": [None] * len(order), "build_id": None,
+                 "anonymous": bool(anonymous), "complete": False, "voted": False}
+        texts = [""] * len(order)
+
+        def outputs(status):
+            cols = [gr.Column(visible=i < len(order)) for i in range(4)]
+            heads = [f"### {_arena_head(state, i)}" if i < len(order) else "" for i in range(4)]
+            bodies = [texts[i] if i < len(order) else "" for i in range(4)]
+            return (*cols, *heads, *bodies, state, status)
+
+        yield *outputs("Answering…"), *_vote_buttons(gr, len(order))
+        finished = 0
+        for i, event in _stream_side_by_side(assistant, question, order):
+            if isinstance(event, Exception):
+                texts[i] = f"⚠️ {event}"
+                finished += 1
+            elif _is_answer(event):
+                texts[i] = event.text + _sources_line(event)
+                state["answers"][i] = event.text
+                state["build_id"] = event.build_id
+                finished += 1
+            else:
+                texts[i] += event.text
+            yield *outputs(f"Answering… {finished}/{len(order)} done"), *[gr.skip()] * 6
+        state["complete"] = all(a is not None for a in state["answers"])
+        status = "Which answer is better? Vote below." if state["complete"] else "An answer failed; ask again to vote."
+        yield *outputs(status), *[gr.skip()] * 6
+
+    def arena_vote(choice: str, corrected, state):
+        skip = [gr.skip()] * 4
+        if not state or not state.get("question"):
+            return (*skip, warn("Ask a question first: there is nothing to vote on yet."), gr.skip(), gr.skip(), gr.skip())
+        if not state.get("complete"):
+            return (*skip, warn("Wait until every answer is complete, then vote."), gr.skip(), gr.skip(), gr.skip())
+        if state.get("voted"):
+            return (*skip, warn("This comparison already has your vote; ask another question."), gr.skip(), gr.skip(), gr.skip())
+        order = state["variants"]
+        winner = choice if choice in ("tie", "both_bad") else order[ARENA_LABELS.index(choice)]
+        try:
+            vote, pairs = record_vote(folder, state["question"], order, state["answers"], winner, corrected or "",
+                                      state.get("build_id"), live.cfg.privacy.redact, state["anonymous"])
+        except TailorError as exc:
+            return (*skip, warn(str(exc)), gr.skip(), gr.skip(), gr.skip())
+        state = {**state, "voted": True, "anonymous": False}
+        heads = [f"### {_arena_head(state, i)}" if i < len(order) else "" for i in range(4)]
+        result = {"tie": "a tie", "both_bad": "all bad"}.get(winner, f"**{winner}** better")
+        saved = f"{len(pairs)} preference pair(s) saved to feedback/preferences.jsonl" if pairs else "no preference pair (no winner, no corrected answer)"
+        gr.Info(f"Vote recorded: {result}.")
+        status = f"✅ Vote recorded: {result} ({', '.join(order)}). {saved}."
+        return (*heads, status, state, tally_markdown(order), "")
+
+    def tally_markdown(order=None) -> str:
+        tally = pair_tally(read_jsonl(votes_path))
+        if not tally:
+            return "No votes yet."
+        lines = ["| pair | wins | ties |", "|---|---|---|"]
+        for (a, b), row in sorted(tally.items()):
+            if order and not (a in order and b in order):
+                continue
+            lines.append(f"| {a} vs {b} | {row[a]} : {row[b]} | {row['tie']} |")
+        return "\n".join(lines)
+
+    def leaderboard_rows(by: str):
+        rows = leaderboard(read_jsonl(votes_path), by="build" if by.startswith("variant @") else "variant")
+        return [[r["rank"], r["name"], r["rating"], f"{r['ci_low']:.0f} – {r['ci_high']:.0f}", r["games"], r["win_rate"]] for r in rows]
+
+    # ---- API endpoints (stable names for gradio_client) ----
+    def api_ask(question: str, variant: str):
+        """Stream one answer: (text so far, [] ) while generating, then (answer, sources)."""
+        question = (question or "").strip()
+        if not question:
+            raise gr.Error("question is empty: send the text of a question")
+        try:
+            assistant = live.require()
+            text = ""
+            for event in assistant.stream(question, variant=variant or None):
+                if _is_answer(event):
+                    yield event.text, sources_json(event)
+                    return
+                text += event.text
+                yield text, []
+        except TailorError as exc:
+            raise gr.Error(str(exc)) from None
+
+    def api_vote(question: str, variant_a: str, answer_a: str, variant_b: str, answer_b: str, winner: str, corrected: str):
+        """Record one A/B vote; winner is A, B, tie or both_bad. Returns a summary as JSON."""
+        if winner not in ("A", "B", "tie", "both_bad"):
+            raise gr.Error(f"winner must be A, B, tie or both_bad (got {winner!r})")
+        name = {"A": variant_a, "B": variant_b}.get(winner, winner)
+        try:
+            vote, pairs = record_vote(folder, question or "", [variant_a, variant_b], [answer_a or "", answer_b or ""],
+                                      name, corrected or "", live.build_id, live.cfg.privacy.redact)
+        except TailorError as exc:
+            raise gr.Error(str(exc)) from None
+        return {"vote_id": vote["id"], "winner": vote["winner"], "pairs": len(pairs)}
+
+    # ---- Eval ----
+    def suite_choices() -> list[str]:
+        return ["all"] + [p.name for p in sorted((folder / "evals").glob("*.jsonl"))]
+
+    def run_eval_ui(suite, variants, limit, progress=gr.Progress(track_tqdm=True)):
+        if not variants:
+            return warn("Pick at least one variant."), gr.skip(), gr.skip(), gr.skip()
+        suites = [p for p in (folder / "evals").glob("*.jsonl")]
+        if not suites:
+            return warn(f"No eval suites in {folder / 'evals'}: add a .jsonl suite first."), gr.skip(), gr.skip(), gr.skip()
+        try:
+            from evals import run_eval
+
+            progress(0, desc="Loading models")
+            report = run_eval(folder, live.cfg, suite=None if suite == "all" else folder / "evals" / suite,
+                              variants=list(variants), limit=int(limit) if limit else None, progress=True)
+        except TailorError as exc:
+            return warn(str(exc)), gr.skip(), gr.skip(), gr.skip()
+        return _eval_outputs(report)
+
+    # ---- Build ----
+    def docs_table():
+        try:
+            sources = live.kb().sources() if live.assistant is not None else {}
+        except TailorError:
+            sources = {}
+        return document_rows(folder, sources)
+
+    def upload(files):
+        if not files:
+            return warn("Choose one or more files to upload first."), gr.skip(), None
+        saved, problems = [], []
+        for f in files if isinstance(files, list) else [files]:
+            path = Path(getattr(f, "name", f))
+            try:
+                saved.append(save_upload(folder / "docs", path).name)
+            except TailorError as exc:
+                problems.append(str(exc))
+        for p in problems:
+            gr.Warning(p)
+        lines = ([f"✅ Added to docs/: {', '.join(saved)}. Run Index to make them searchable."] if saved else [])
+        lines += [f"⚠️ {p}" for p in problems]
+        return "\n\n".join(lines), docs_table(), None
+
+    def run_build(kind: str, progress=gr.Progress(track_tqdm=True)):
+        n_out = 5
+        if not live.build_lock.acquire(blocking=False):
+            yield warn("A build is already running; wait for it to finish."), *[gr.skip()] * (n_out - 1)
+            return
+        capture = _LogCapture()
+        loggers = [logging.getLogger(n) for n in ("knowledge", "builder", "chat", "evals")]
+        try:
+            try:
+                cfg = _load(folder)
+            except TailorError as exc:
+                yield warn(str(exc)), *[gr.skip()] * (n_out - 1)
+                return
+            old_levels = [lg.level for lg in loggers]
+            for lg in loggers:
+                lg.addHandler(capture)
+                if lg.getEffectiveLevel() > logging.INFO:
+                    lg.setLevel(logging.INFO)
+            if kind == "index":
+                from knowledge import build_index
+
+                work = lambda: build_index(folder / "docs", folder / "build" / "index", cfg.knowledge, progress=True)
+            else:
+                from builder import build
+
+                work = lambda: build(folder, cfg)
+            started = time.monotonic()
+            thread, result = _run_in_thread(work)
+            while thread.is_alive():
+                thread.join(0.5)
+                yield f"Running {kind}… {time.monotonic() - started:.0f} s", "\n".join(capture.lines[-200:]), *[gr.skip()] * 3
+            log = "\n".join(capture.lines[-200:])
+            if "error" in result:
+                exc = result["error"]
+                msg = str(exc) if isinstance(exc, TailorError) else f"{type(exc).__name__}: {exc}"
+                if not isinstance(exc, TailorError):
+                    logging.getLogger("tailor.app").error("%s failed", kind, exc_info=exc)
+                yield warn(f"{kind} failed: {msg}. The app keeps serving the previous build."), log, *[gr.skip()] * 3
+                return
+            summary = _summary_text(result.get("value"))
+            try:
+                live.reload(cfg)
+            except TailorError as exc:
+                yield warn(f"{kind} finished, but the new build did not load: {exc}"), log, *[gr.skip()] * 3
+                return
+            choices = variant_choices()
+            gr.Info(f"{kind} complete; now serving the new build.")
+            yield (f"✅ {kind} complete in {time.monotonic() - started:.0f} s; now serving build {live.build_id or ''}. {summary}",
+                   log, docs_table(), gr.Dropdown(choices=choices, value=default_variant()),
+                   gr.CheckboxGroup(choices=choices, value=choices[:2]))
+        finally:
+            for lg in loggers:
+                lg.removeHandler(capture)
+            live.build_lock.release()
+
+    def search(query, k):
+        query = (query or "").strip()
+        if not query:
+            return warn("Type something to search for."), []
+        try:
+            hits = live.kb().search(query, k=int(k or 5))
+        except TailorError as exc:
+            return warn(str(exc)), []
+        rows = [[h.rank, h.source, h.page if h.page is not None else "", round(float(h.score), 3), _snippet(h.text)] for h in hits]
+        return (f"{len(rows)} result(s) for “{query}”." if rows else f"Nothing found for “{query}”."), rows
+
+    def refresh_choices():
+        choices = variant_choices()
+        return (gr.Dropdown(choices=choices, value=default_variant()),
+                gr.CheckboxGroup(choices=choices, value=choices[:2]),
+                gr.CheckboxGroup(choices=choices, value=[v for v in live.cfg.evals.variants if v in choices] or choices),
+                _status_line(live))
+
+    # ---- layout ----
+    with gr.Blocks(title=f"{cfg.name} · Tailor", analytics_enabled=False) as demo:
+        header = gr.Markdown(_status_line(live), elem_id="status-line")
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(label=cfg.name, height=420, elem_id="chatbot", feedback_options=None)
+                        with gr.Row():
+                            question = gr.Textbox(placeholder="Ask a question…", show_label=False, scale=5, elem_id="chat-question")
+                            send = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
+                        with gr.Row():
+                            variant = gr.Dropdown(variant_choices(), value=default_variant(), label="Variant", elem_id="chat-variant")
+                            reset = gr.Button("Reset", elem_id="chat-reset")
+                        footer = gr.Markdown("", elem_classes="tailor-footer", elem_id="chat-footer")
+                        examples = example_questions(folder)
+                        if examples:
+                            gr.Examples([[q] for q in examples], inputs=[question], label="Examples from the eval suites")
+                    with gr.Column(scale=2):
+                        sources = gr.Dataframe(headers=["#", "file", "page", "score", "snippet"], value=[], interactive=False,
+                                               wrap=True, label="Sources (select one to read the whole chunk)", elem_id="sources-table")
+                        chunk = gr.Markdown("Select a source to read the whole chunk.", elem_id="chunk-detail")
+                conversation = gr.State([])
+                chunk_texts = gr.State([])
+                chat_io = dict(inputs=[question, chatbot, conversation, variant],
+                               outputs=[chatbot, conversation, question, sources, footer, chunk_texts], api_visibility="undocumented")
+                send.click(chat_submit, **chat_io)
+                question.submit(chat_submit, **chat_io)
+                reset.click(lambda: ([], [], [], "", "Select a source to read the whole chunk.", []),
+                            outputs=[chatbot, conversation, sources, footer, chunk, chunk_texts], api_visibility="undocumented")
+                sources.select(show_chunk, [sources, chunk_texts], chunk, api_visibility="undocumented")
+
+            with gr.Tab("Side by side", id="arena"):
+                with gr.Row():
+                    arena_variants = gr.CheckboxGroup(variant_choices(), value=variant_choices()[:2], label="Variants (2 to 4)",
+                                                      elem_id="arena-variants")
+                    anonymous = gr.Checkbox(True, label="Anonymous (names shown after the vote)", elem_id="arena-anonymous")
+                with gr.Row():
+                    arena_q = gr.Textbox(placeholder="One question for every variant…", show_label=False, scale=5, elem_id="arena-question")
+                    arena_go = gr.Button("Compare", variant="primary", scale=1, elem_id="arena-go")
+                cols, heads, bodies = [], [], []
+                with gr.Row():
+                    for i in range(4):
+                        with gr.Column(visible=i < 2, min_width=200) as col:
+                            heads.append(gr.Markdown(f"### Model {ARENA_LABELS[i]}", elem_id=f"arena-head-{i}"))
+                            bodies.append(gr.Markdown("", elem_id=f"arena-answer-{i}", min_height=120))
+                        cols.append(col)
+                with gr.Row():
+                    vote_buttons = [gr.Button(f"{ARENA_LABELS[i]} is better", visible=i < 2, elem_id=f"vote-{ARENA_LABELS[i]}")
+                                    for i in range(4)]
+                    vote_buttons.append(gr.Button("Tie", elem_id="vote-tie"))
+                    vote_buttons.append(gr.Button("All bad", elem_id="vote-both_bad"))
+                corrected = gr.Textbox(label="Corrected answer (optional: saved as the preferred answer over all shown)",
+                                       lines=2, elem_id="arena-corrected")
+                arena_status = gr.Markdown("", elem_id="arena-status")
+                arena_state = gr.State(None)
+                with gr.Accordion("Tally and leaderboard", open=False):
+                    tally = gr.Markdown(tally_markdown(), elem_id="arena-tally")
+                    rank_by = gr.Radio(["variant", "variant @ build"], value="variant", label="Rank")
+                    board = gr.Dataframe(headers=["rank", "name", "rating", "95% CI", "games", "win rate"], value=[],
+                                         interactive=False, elem_id="leaderboard")
+                    refresh_board = gr.Button("Refresh leaderboard", elem_id="leaderboard-refresh")
+                arena_io = dict(inputs=[arena_q, arena_variants, anonymous],
+                                outputs=[*cols, *heads, *bodies, arena_state, arena_status, *vote_buttons],
+                                api_visibility="undocumented")
+                arena_go.click(arena_ask, **arena_io)
+                arena_q.submit(arena_ask, **arena_io)
+                for choice, button in zip(("A", "B", "C", "D", "tie", "both_bad"), vote_buttons):
+                    button.click(functools.partial(arena_vote, choice), [corrected, arena_state],
+                                 [*heads, arena_status, arena_state, tally, corrected], api_visibility="undocumented"
+                                 ).then(leaderboard_rows, rank_by, board, api_visibility="undocumented")
+                refresh_board.click(leaderboard_rows, rank_by, board, api_visibility="undocumented")
+                rank_by.change(leaderboard_rows, rank_by, board, api_visibility="undocumented")
+
+            with gr.Tab("Eval", id="eval"):
+                with gr.Row():
+                    suite = gr.Dropdown(suite_choices(), value="all", label="Suite", elem_id="eval-suite")
+                    eval_variants = gr.CheckboxGroup(variant_choices(), value=[v for v in cfg.evals.variants if v in variant_choices()],
+                                                     label="Variants", elem_id="eval-variants")
+                    limit = gr.Number(0, precision=0, minimum=0, label="Questions per suite (0 = all)", elem_id="eval-limit")
+                eval_go = gr.Button("Run eval", variant="primary", elem_id="eval-run")
+                eval_status = gr.Markdown("", elem_id="eval-status")
+                metrics = gr.Dataframe(label="Metrics (95% bootstrap interval)", interactive=False, elem_id="eval-metrics")
+                chart = gr.Plot(label="Chart", elem_id="eval-chart")
+                per_question = gr.Dataframe(label="Per question", interactive=False, wrap=True, elem_id="eval-questions")
+                eval_go.click(run_eval_ui, [suite, eval_variants, limit], [eval_status, metrics, chart, per_question],
+                              concurrency_limit=1, concurrency_id="heavy", api_visibility="undocumented")
+
+            with gr.Tab("Build", id="build"):
+                with gr.Row():
+                    with gr.Column():
+                        files = gr.File(label=f"Add documents ({' '.join(UPLOAD_SUFFIXES)}; up to {MAX_UPLOAD_MB} MB each)",
+                                        file_count="multiple", elem_id="upload")
+                        upload_btn = gr.Button("Add to docs/", elem_id="upload-add")
+                        upload_status = gr.Markdown("", elem_id="upload-status")
+                        docs = gr.Dataframe(headers=["document", "chunks"], value=docs_table(), interactive=False,
+                                            label="Documents", elem_id="docs-table")
+                    with gr.Column():
+                        with gr.Row():
+                            index_btn = gr.Button("Index documents", variant="primary", elem_id="build-index")
+                            build_btn = gr.Button("Full build (train)", elem_id="build-full")
+                        build_status = gr.Markdown("", elem_id="build-status")
+                        build_log = gr.Textbox(label="Log", lines=12, max_lines=12, autoscroll=True, elem_id="build-log")
+                with gr.Row():
+                    search_q = gr.Textbox(placeholder="Search the knowledge base…", show_label=False, scale=5, elem_id="search-query")
+                    search_k = gr.Number(5, precision=0, minimum=1, maximum=50, label="results", scale=1)
+                    search_btn = gr.Button("Search", scale=1, elem_id="search-go")
+                search_status = gr.Markdown("", elem_id="search-status")
+                results = gr.Dataframe(headers=["rank", "file", "page", "score", "text"], value=[], interactive=False, wrap=True,
+                                       elem_id="search-results")
+                upload_btn.click(upload, files, [upload_status, docs, files], api_visibility="undocumented")
+                build_outputs = [build_status, build_log, docs, variant, arena_variants]
+                index_btn.click(functools.partial(run_build, "index"), None, build_outputs, concurrency_limit=1,
+                                concurrency_id="heavy", api_visibility="undocumented").then(
+                    refresh_choices, None, [variant, arena_variants, eval_variants, header], api_visibility="undocumented")
+                build_btn.click(functools.partial(run_build, "build"), None, build_outputs, concurrency_limit=1,
+                                concurrency_id="heavy", api_visibility="undocumented").then(
+                    refresh_choices, None, [variant, arena_variants, eval_variants, header], api_visibility="undocumented")
+                search_btn.click(search, [search_q, search_k], [search_status, results], api_visibility="undocumented")
+                search_q.submit(search, [search_q, search_k], [search_status, results], api_visibility="undocumented")
+
+        with gr.Column(visible=False):  # the API: gradio_client calls /ask and /vote by these names
+            api_q, api_variant = gr.Textbox(), gr.Textbox()
+            api_answer, api_sources = gr.Textbox(), gr.JSON()
+            api_fields = [gr.Textbox() for _ in range(7)]
+            api_result = gr.JSON()
+            api_ask_btn, api_vote_btn = gr.Button(), gr.Button()
+        api_ask_btn.click(api_ask, [api_q, api_variant], [api_answer, api_sources], api_name="ask")
+        api_vote_btn.click(api_vote, api_fields, api_result, api_name="vote")
+        demo.load(refresh_choices, None, [variant, arena_variants, eval_variants, header], api_visibility="undocumented")
+        demo.load(leaderboard_rows, rank_by, board, api_visibility="undocumented")
+    return demo
+
+
+def _vote_buttons(gr, n: int) -> list:
+    """Vote button updates: one 'X is better' per shown column, then Tie and All bad. They stay
+    clickable, so a vote at the wrong moment gets an explanation rather than a dead button."""
+    return [gr.Button(visible=i < n) for i in range(4)] + [gr.skip(), gr.skip()]
+
+
+def _arena_head(state: dict, i: int) -> str:
+    label = ARENA_LABELS[i]
+    return f"Model {label}" if state.get("anonymous") else f"{label}: {state['variants'][i]}"
+
+
+def _sources_line(answer) -> str:
+    if not answer.sources:
+        return ""
+    cited = "; ".join(f"[{c.n}] {c.source}" + (f" p.{c.page}" if c.page else "") for c in answer.sources)
+    return f"\n\n<small>Sources: {cited}</small>"
+
+
+def _snippet(text: str, n: int = 240) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _status_line(live: LiveAssistant) -> str:
+    if live.assistant is None:
+        return f"**{live.cfg.name}** · not ready: {live.error}"
+    variants = ", ".join(live.variants) or "none"
+    build = f"build `{live.build_id}`" if live.build_id else "not built yet (retrieval-only)"
+    return f"**{live.cfg.name}** · {build} · variants: {variants}"
+
+
+def _summary_text(summary) -> str:
+    if summary is None:
+        return ""
+    for attr in ("summary", "message"):
+        if isinstance(getattr(summary, attr, None), str):
+            return getattr(summary, attr)
+    return str(summary) if len(str(summary)) < 300 else ""
+
+
+def _eval_outputs(report):
+    """(status, metric table, chart, per-question table) from an evals report."""
+    raise NotImplementedError  # wired to evals' EvalReport once that package lands
 
 
 def main() -> None:

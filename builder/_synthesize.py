@@ -201,8 +201,8 @@ def extract_definitions(doc: Document) -> list[SynthExample]:
     run: list[tuple[int, str, int, str]] = []
     for (p0, term), (p1, body) in zip(paragraphs, paragraphs[1:]):
         term = term.strip()
-        if term.lower().lstrip("# ") in headings or term.startswith("#"):
-            continue
+        if term.lower().lstrip("# ") in headings or term.startswith("#") or (term.isupper() and len(term) > 5):
+            continue  # headings (including ALL-CAPS ones in plain text) are not glossary terms
         if _TERM.match(term) and not term.endswith((".", ":", "?")) and len(term.split()) <= 8 and len(body.split()) >= 8 and body.rstrip().endswith("."):
             run.append((p0, term, p1, body))
     if len(run) >= 3:  # only a run of such pairs is a glossary; a lone one is a heading
@@ -255,6 +255,8 @@ def _subject(sentence: str) -> str:
         return ""
     words = sentence[: m.start()].strip(" ,;:-").split()
     if not 1 <= len(words) <= 7 or words[0].lower() in _NOT_SUBJECTS or any(c.isdigit() for c in "".join(words)):
+        return ""
+    if not any(len(w) > 3 and w.lower() not in {"the", "your", "our", "their", "then", "also", "only"} for w in words):
         return ""
     return _lower_first(" ".join(words))
 

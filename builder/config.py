@@ -19,26 +19,47 @@ CONFIG_NAME = "assistant.yaml"
 class SFTConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    epochs: float = Field(3.0, gt=0, description="Passes over the conversations; small data needs a few.")
+    # Defaults are sized so `tailor build` of a ~100-conversation folder trains the 135M default
+    # model in a few minutes on a 2-core CPU; on a GPU raise epochs and max_length freely.
+    epochs: float = Field(2.0, gt=0, description="Passes over the conversations; small data needs a few.")
     learning_rate: float = Field(2e-4, gt=0, description="LoRA tolerates rates ~10x a full fine-tune's.")
-    batch_size: int = Field(8, ge=1, description="Sequences per step (packed sequences when packing is on).")
-    gradient_accumulation: int = Field(1, ge=1)
-    max_length: int = Field(1024, ge=64, description="Longest training sequence in tokens; longer examples are truncated and counted.")
+    batch_size: int = Field(
+        2, ge=1, description="Rows per step; with packing each row holds several examples, up to max_length tokens in all."
+    )
+    gradient_accumulation: int = Field(1, ge=1, description="Steps whose gradients are summed before an update (a larger batch for the same memory).")
+    max_length: int = Field(
+        512,
+        ge=64,
+        description="Longest training sequence in tokens. Retrieved context is trimmed (lowest-ranked chunks first) to fit; "
+        "examples still longer are truncated and counted.",
+    )
     packing: bool = Field(True, description="Pack examples padding-free into rows; much faster on CPU, same loss.")
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute activations in the backward pass: less memory, ~30% slower. Turn on for large models on small GPUs."
+    )
+    checkpoint_steps: int = Field(10, ge=1, description="Save a resumable checkpoint every N steps (`tailor build --resume`).")
 
 
 class DPOConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(True, description="Run the DPO stage after SFT when preference pairs exist.")
-    epochs: float = Field(2.0, gt=0)
+    epochs: float = Field(1.0, gt=0, description="Passes over the preference pairs.")
     learning_rate: float = Field(5e-5, gt=0, description="LoRA needs far more than DPO's full-fine-tune default of 1e-6.")
+    lr_sweep: list[float] = Field(
+        default_factory=lambda: [0.2, 1.0],
+        min_length=1,
+        description="Multipliers of learning_rate tried from the same SFT start; the run with the best held-out reward "
+        "accuracy (then margin) is kept. [1.0] trains once.",
+    )
     beta: float = Field(0.1, gt=0, description="Strength of the pull towards the SFT model; lower lets preferences move it more.")
-    batch_size: int = Field(4, ge=1)
-    max_length: int = Field(1024, ge=64)
+    batch_size: int = Field(4, ge=1, description="Preference pairs per step.")
+    max_length: int = Field(384, ge=64, description="Longest prompt + answer in tokens; context is trimmed to fit, as for SFT.")
+    max_pairs: int = Field(48, ge=1, description="Cap on training pairs per run (a seeded sample, sources kept in proportion); each pair costs ~4 forward passes.")
+    eval_pairs: int = Field(8, ge=1, description="Pairs held out to measure reward accuracy and margin for the learning-rate choice.")
     auto_pairs: bool = Field(True, description="Also make pairs from the SFT model's own answers that disagree with the reference.")
     auto_pairs_f1_threshold: float = Field(0.5, ge=0, le=1, description="An own answer below this token F1 to the reference becomes 'rejected'.")
-    max_auto_pairs: int = Field(64, ge=0, description="Cap on automatic pairs; each costs one generation.")
+    max_auto_pairs: int = Field(16, ge=0, description="Cap on automatic pairs; each costs one generation.")
 
 
 class BuilderConfig(BaseModel):
@@ -56,7 +77,12 @@ class BuilderConfig(BaseModel):
     raft_distractor_only: float = Field(
         0.2, ge=0, le=1, description="Share of examples whose context holds only distractors (RAFT), teaching 'not in the documents'."
     )
-    seed: int = 42
+    seed: int = Field(42, description="Seeds the split, the RAFT choice of examples, sampling and training.")
+    min_conversations: int = Field(8, ge=2, description="Fewest usable conversations SFT trains on; fewer is an error naming this key.")
+    oracle_min_recall: float = Field(
+        0.5, gt=0, le=1, description="Share of an answer's words a chunk must hold to count as the document that answers it (RAFT's oracle)."
+    )
+    eval_max_new_tokens: int = Field(96, ge=8, description="Answer length when scoring held-out questions (token F1) and making automatic DPO pairs.")
     sft: SFTConfig = Field(default_factory=SFTConfig)
     dpo: DPOConfig = Field(default_factory=DPOConfig)
 

@@ -44,4 +44,4 @@ class GenerationConfig(BaseModel):
     max_new_tokens: int = Field(200, ge=1, le=8192, description="Longest answer in tokens.")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 is greedy decoding, reproducible answers.")
     top_p: float = Field(1.0, gt=0.0, le=1.0)
-    repetition_penalty: float = Field(1.1, ge=1.0, le=2.0, description="Small models loop without a little penalty.")
+    repetition_penalty: float = Field(1.1, ge=1.0, le=2.0, description="Small models loop without a little penalty; counts the answer's own tokens only, never the retrieved documents'.")

@@ -7,6 +7,7 @@ and the system prompt can say plainly that the fenced text is data, not instruct
 """
 from __future__ import annotations
 
+import re
 from typing import Protocol, Sequence
 
 PROMPT_FORMAT_VERSION = 1
@@ -29,11 +30,16 @@ def source_label(chunk: ContextChunk) -> str:
     return f"{chunk.source}, page {page}" if page else chunk.source
 
 
+def _defuse(text: str) -> str:
+    """A document cannot close the fence early: its own <documents> tags lose their angle brackets."""
+    return re.sub(r"<(/?)documents>", r"(\1documents)", text, flags=re.IGNORECASE)
+
+
 def format_context(chunks: Sequence[ContextChunk]) -> str:
     """Number the chunks [1]..[k] in rank order; an empty list says so, so the model learns to decline."""
     if not chunks:
         return "<documents>\n(no documents matched the question)\n</documents>"
-    parts = [f"[{i}] ({source_label(c)})\n{c.text.strip()}" for i, c in enumerate(chunks, start=1)]
+    parts = [f"[{i}] ({source_label(c)})\n{_defuse(c.text.strip())}" for i, c in enumerate(chunks, start=1)]
     return "<documents>\n" + "\n\n".join(parts) + "\n</documents>"
 
 
@@ -52,3 +58,91 @@ def build_messages(
     if chunks is not None:
         system = f"{system}\n\n{CONTEXT_RULES}\n\n{format_context(chunks)}"
     return [{"role": "system", "content": system}, *({"role": m["role"], "content": m["content"]} for m in history)]
+
+
+def count_prompt_tokens(tokenizer, messages: Sequence[dict]) -> int:
+    """Tokens the model reads for these messages, chat template and generation prompt included."""
+    return len(tokenizer.apply_chat_template(list(messages), tokenize=True, add_generation_prompt=True, return_dict=False))
+
+
+def _shorten(tokenizer, text: str, keep_tokens: int) -> str:
+    """Keep the start and the end of an over-long text, marking the cut: a long pasted question
+    usually opens with context and ends with what is actually asked."""
+    if keep_tokens <= 0:
+        return ""
+    # Cut at the characters where tokens start, so no emoji or CJK character is split in half.
+    offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    if len(offsets) <= keep_tokens:
+        return text
+    head = (keep_tokens + 1) // 2
+    tail = keep_tokens - head
+    start_tail = offsets[-tail][0] if tail else len(text)
+    end_head = min(offsets[head][0], start_tail)
+    return text[:end_head].rstrip() + " […] " + text[start_tail:].lstrip()
+
+
+def fit_messages(
+    tokenizer,
+    system_prompt: str,
+    history: Sequence[dict],
+    chunks: Sequence[ContextChunk] | None,
+    max_tokens: int,
+) -> tuple[list[dict], dict]:
+    """`build_messages`, cut to fit `max_tokens` prompt tokens; returns (messages, dropped).
+
+    What goes, in order, until the prompt fits: the oldest turns of the conversation (a user
+    message together with the answer that followed it), then the lowest-ranked chunks, whole
+    (a chunk cut in the middle could lose the very fact it was retrieved for), and last the
+    middle of the question itself. The latest question always stays. `dropped` reports it all:
+    {"history_messages": n, "chunks": [ids], "question_tokens": n, "notices": [text]}.
+    """
+    history = [dict(m) for m in history]
+    chunks = None if chunks is None else list(chunks)
+    dropped = {"history_messages": 0, "chunks": [], "question_tokens": 0, "notices": []}
+
+    def size() -> int:
+        return count_prompt_tokens(tokenizer, build_messages(system_prompt, history, chunks))
+
+    total = size()
+    while total > max_tokens and len(history) > 1:
+        del history[0]
+        dropped["history_messages"] += 1
+        while len(history) > 1 and history[0]["role"] != "user":  # a conversation opens with the user
+            del history[0]
+            dropped["history_messages"] += 1
+        total = size()
+    while total > max_tokens and chunks:
+        gone = chunks.pop()
+        dropped["chunks"].append(getattr(gone, "id", None) or source_label(gone))
+        total = size()
+    if total > max_tokens and history:
+        question = history[-1]["content"]
+        n_question = len(tokenizer.encode(question, add_special_tokens=False))
+        keep = max(0, n_question - (total - max_tokens) - 8)  # 8: room for the cut marker
+        while True:
+            history[-1]["content"] = _shorten(tokenizer, question, keep)
+            total = size()
+            if total <= max_tokens or keep == 0:
+                break
+            keep = max(0, keep - (total - max_tokens) - 4)
+        dropped["question_tokens"] = n_question - keep
+    if dropped["history_messages"]:
+        dropped["notices"].append(f"left out the {dropped['history_messages']} oldest messages of the conversation to fit the context window")
+    if dropped["chunks"]:
+        dropped["notices"].append(f"left out the {len(dropped['chunks'])} lowest-ranked documents to fit the context window")
+    if dropped["question_tokens"]:
+        dropped["notices"].append(f"the question was too long: its middle ({dropped['question_tokens']} tokens) was left out")
+    if total > max_tokens:
+        dropped["notices"].append(f"the prompt still takes {total} tokens, over the budget of {max_tokens}: the system prompt alone is too long")
+    return build_messages(system_prompt, history, chunks), dropped
+
+
+def retrieval_query(question: str, history: Sequence[dict], turns: int = 1) -> str:
+    """The text searched for one turn: the question plus the user's previous `turns` messages.
+
+    A follow-up such as "and on weekends?" names nothing by itself; searched together with
+    the question before it ("when do you open?") it finds the opening-hours document. The
+    question comes last and the older messages are few, so a change of topic still steers it.
+    """
+    previous = [m["content"] for m in history if m.get("role") == "user"][-turns:] if turns else []
+    return "\n".join([*previous, question])

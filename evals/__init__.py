@@ -1,0 +1,57 @@
+"""Tailor's evals: suites of questions with reference answers, run against the assistant's
+variants (base, base+rag, tuned, tuned+rag, and another build's), scored per question and
+reported with 95% bootstrap intervals and paired comparisons.
+
+    from evals import run_eval, print_report
+    report = run_eval("clinic", cfg, variants="base+rag,tuned+rag", limit=50)
+    print_report(report)                 # metric x variant table, significant differences
+    report.value("f1", "tuned+rag")      # numbers; files in report.dir
+
+The metric functions are public so a suite author can check how an answer would score.
+Helpers live in _-prefixed modules; docs/EVALUATION.md describes the method.
+"""
+from evals._aggregate import METRICS, Comparison, MetricDef
+from evals._ground import GROUNDED_THRESHOLD, Grounder, claim_sentences
+from evals._judge import Judge
+from evals._metrics import (
+    Number,
+    choice_correct,
+    citation_markers,
+    citation_scores,
+    exact_match,
+    normalize_answer,
+    numbers_match,
+    parse_choice,
+    parse_number,
+    parse_numbers,
+    parse_yes_no,
+    retrieval_scores,
+    rouge_l,
+    text_declines,
+    token_f1,
+)
+from evals._report import print_report
+from evals._runner import (
+    ALL_VARIANTS,
+    EvalReport,
+    Gate,
+    check_gates,
+    latest_report_dir,
+    parse_gates,
+    parse_variants,
+    read_results,
+    run_eval,
+)
+from evals._score import score_answer
+from evals._stats import Difference, Estimate, Stat, estimate, paired_difference
+from evals._suite import ANSWER_TYPES, EvalItem, load_suite, sample_items
+
+__all__ = [
+    "ALL_VARIANTS", "ANSWER_TYPES", "GROUNDED_THRESHOLD", "METRICS",
+    "EvalItem", "EvalReport", "Comparison", "Difference", "Estimate", "Gate", "Grounder", "Judge", "MetricDef", "Number", "Stat",
+    "load_suite", "sample_items", "run_eval", "print_report", "score_answer", "read_results", "latest_report_dir",
+    "parse_gates", "check_gates", "parse_variants", "estimate", "paired_difference", "claim_sentences",
+    "exact_match", "token_f1", "rouge_l", "normalize_answer", "parse_yes_no", "parse_number", "parse_numbers",
+    "numbers_match", "parse_choice", "choice_correct", "text_declines", "retrieval_scores", "citation_markers",
+    "citation_scores",
+]  # fmt: skip

@@ -20,3 +20,11 @@ class KnowledgeConfig(BaseModel):
     top_k: int = Field(4, ge=1, le=50, description="Chunks retrieved per question.")
     reranker: str | None = Field(None, description="Optional CrossEncoder (local folder or model id) that reorders fused candidates.")
     batch_size: int = Field(64, ge=1, description="Chunks embedded per batch; larger is faster on a GPU, costs memory.")
+    chunk_context: bool = Field(
+        True,
+        description="Prepend the document title and heading trail to each chunk's embedded and BM25-indexed text, "
+        "so a passage of a flattened table still says whose table it is.",
+    )
+    candidates: int = Field(
+        50, ge=1, le=1000, description="Chunks each retriever proposes before fusion and reranking; more helps hybrid recall, costs time."
+    )

@@ -1,0 +1,251 @@
+"""Benchmarks for the runtime assistant, each against a baseline measured in the same run.
+
+    .venv/bin/python bench/chat.py              # everything (~6 min on 2 CPU cores)
+    .venv/bin/python bench/chat.py --quick      # fewer repeats, shorter answers (~2 min)
+    .venv/bin/python bench/chat.py --only options
+
+1. generation: time to first token and decode tokens/s of `Assistant.stream` (retrieval, prompt
+   fitting, generation in a thread, incremental decoding, citations) against a bare
+   `model.generate` on the very same ~1,000-token 4-chunk RAG prompt, same model, same settings.
+   Target: our overhead at most 10%.
+2. options: what makes the default model fast on this CPU: float32 vs bfloat16, dynamic vs
+   static KV cache, torch.compile, torch threads; each against plain float32 generate.
+3. retrieval: retrieval plus prompt assembly for the clinic example's questions, p50/p95,
+   against retrieval alone. Target: p95 under 20 ms.
+
+Every figure is printed with its baseline and ratio and appended to bench/results.jsonl.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from chat import Assistant, GenerationConfig, fit_messages, generation_kwargs, resolve_model, retrieval_query  # noqa: E402
+from chat import _backends  # noqa: E402
+from knowledge import build_index, load_index  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results.jsonl"
+COMMAND = "bench/chat.py"
+EXAMPLE = ROOT / "examples" / "clinic"
+SHARED_CLINIC = Path("/work/shared/data/clinic")
+QUESTION = "What time do you open on Saturday, and can I book a Saturday visit in advance?"
+
+
+def commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ""
+
+
+def record(name: str, value: float, unit: str, baseline: float | None = None, note: str = "") -> None:
+    ratio = (value / baseline) if baseline else None
+    row = {
+        "name": name,
+        "value": round(float(value), 4),
+        "unit": unit,
+        "baseline": None if baseline is None else round(float(baseline), 4),
+        "ratio": None if ratio is None else round(ratio, 3),
+        "commit": commit(),
+        "time": dt.datetime.now().isoformat(timespec="seconds"),
+        "command": " ".join([COMMAND, *sys.argv[1:]]),
+    }
+    if note:
+        row["note"] = note
+    with open(RESULTS, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row) + "\n")
+    shown = f"{name}: {value:.4g} {unit}"
+    if baseline is not None:
+        shown += f"  (baseline {baseline:.4g}, ratio {ratio:.3f})"
+    print(shown + (f"  [{note}]" if note else ""), flush=True)
+
+
+def indexed_clinic(tmp: Path) -> Path:
+    """A copy of the clinic example (or of the shared clinic docs) with a fresh index."""
+    source = EXAMPLE if (EXAMPLE / "docs").is_dir() else SHARED_CLINIC
+    folder = tmp / "clinic"
+    shutil.copytree(source / "docs", folder / "docs")
+    if (source / "evals").is_dir():
+        shutil.copytree(source / "evals", folder / "evals")
+    build_index(folder / "docs", folder / "build" / "index", progress=False)
+    return folder
+
+
+def questions(folder: Path, n: int) -> list[str]:
+    rows = [json.loads(line) for f in sorted((folder / "evals").glob("*.jsonl")) for line in f.open() if line.strip()]
+    qs = [r["question"] for r in rows][:n]
+    return qs or [QUESTION] * n
+
+
+# --- 1. generation overhead ----------------------------------------------------------------
+
+
+class _Clock:
+    """A streamer that only notes when the first new token arrives (the baseline's TTFT)."""
+
+    def __init__(self) -> None:
+        self.calls, self.first = 0, None
+
+    def put(self, value) -> None:
+        self.calls += 1
+        if self.calls == 2:
+            self.first = time.perf_counter()
+
+    def end(self) -> None:
+        pass
+
+
+def bare_generate(model, inputs: dict, gen: GenerationConfig, **extra) -> tuple[float, float, int]:
+    """(time to first token, decode tokens/s, new tokens) of one plain `model.generate`."""
+    clock = _Clock()
+    start = time.perf_counter()
+    out = model.generate(**inputs, streamer=clock, pad_token_id=model.config.pad_token_id,
+                         **generation_kwargs(gen, inputs["input_ids"].shape[-1]), **extra)
+    end = time.perf_counter()
+    n = out.shape[-1] - inputs["input_ids"].shape[-1]
+    return clock.first - start, (n - 1) / (end - clock.first), n
+
+
+def bench_generation(folder: Path, quick: bool) -> None:
+    gen = GenerationConfig(max_new_tokens=48 if quick else 128)
+    assistant = Assistant.load(folder)
+    assistant.generation = gen
+    assistant.retrieval["k"] = 4
+    loaded = _backends.load_model(assistant.base_model)
+    # The exact prompt the assistant builds for the question, for the baseline.
+    hits = assistant.kb.search(QUESTION, k=4)
+    system = assistant.chat.system_prompt.replace("{name}", assistant.name)
+    messages, _ = fit_messages(loaded.tokenizer, system, [{"role": "user", "content": QUESTION}], [h.chunk for h in hits], 8000)
+    inputs = loaded.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    n_prompt = inputs["input_ids"].shape[-1]
+    assistant.answer(QUESTION)  # warm up both paths once
+    bare_generate(loaded.model, inputs, gen)
+    ours, base = [], []
+    for _ in range(2 if quick else 4):  # interleaved, so load from other processes hits both alike
+        answer = assistant.answer(QUESTION)
+        ours.append((answer.timings["first_token_s"], answer.timings["tokens_per_s"], answer.timings["new_tokens"]))
+        base.append(bare_generate(loaded.model, inputs, gen))
+    assert answer.chunk_ids == [h.chunk.id for h in hits], "the assistant's prompt differs from the baseline's"
+    ttft, base_ttft = statistics.median(o[0] for o in ours), statistics.median(b[0] for b in base)
+    tps, base_tps = statistics.median(o[1] for o in ours), statistics.median(b[1] for b in base)
+    note = f"{n_prompt}-token prompt, 4 chunks, {ours[0][2]} vs {base[0][2]} new tokens, median of {len(ours)}, {torch.get_num_threads()} threads"
+    record("chat.time_to_first_token", ttft * 1000, "ms", baseline=base_ttft * 1000,
+           note=note + "; ours includes retrieval and prompt fitting; baseline = bare model.generate")
+    record("chat.decode_tokens_per_s", tps, "tokens/s", baseline=base_tps, note=note + "; baseline = bare model.generate")
+
+
+# --- 2. what makes the default model fast on a CPU -------------------------------------------
+
+
+def bench_options(folder: Path, quick: bool) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_model("smollm2-135m-instruct")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    kb = load_index(folder / "build" / "index")
+    hits = kb.search(QUESTION, k=4)
+    messages, _ = fit_messages(tokenizer, "You are a helpful assistant.", [{"role": "user", "content": QUESTION}], [h.chunk for h in hits], 8000)
+    inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    gen = GenerationConfig(max_new_tokens=32 if quick else 64)
+    repeats = 1 if quick else 3
+
+    def measure(model, **extra):
+        bare_generate(model, inputs, gen, **extra)  # warm-up (and compile, where asked)
+        runs = [bare_generate(model, inputs, gen, **extra) for _ in range(repeats)]
+        return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+    fp32 = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    base_ttft, base_tps = measure(fp32)
+    threads = torch.get_num_threads()
+    note = f"{inputs['input_ids'].shape[-1]}-token prompt; baseline = float32, dynamic cache, {threads} threads"
+    record("chat.option.float32.tokens_per_s", base_tps, "tokens/s", baseline=base_tps, note=note)
+    record("chat.option.float32.ttft", base_ttft * 1000, "ms", baseline=base_ttft * 1000, note=note)
+
+    bf16 = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16).eval()
+    ttft, tps = measure(bf16)
+    del bf16
+    record("chat.option.bfloat16.tokens_per_s", tps, "tokens/s", baseline=base_tps, note=note)
+    record("chat.option.bfloat16.ttft", ttft * 1000, "ms", baseline=base_ttft * 1000, note=note)
+
+    ttft, tps = measure(fp32, cache_implementation="static")
+    record("chat.option.static_cache.tokens_per_s", tps, "tokens/s", baseline=base_tps, note=note)
+    record("chat.option.static_cache.ttft", ttft * 1000, "ms", baseline=base_ttft * 1000, note=note)
+
+    if threads > 1:
+        torch.set_num_threads(1)
+        ttft, tps = measure(fp32)
+        torch.set_num_threads(threads)
+        record("chat.option.one_thread.tokens_per_s", tps, "tokens/s", baseline=base_tps, note=note)
+        record("chat.option.one_thread.ttft", ttft * 1000, "ms", baseline=base_ttft * 1000, note=note)
+
+    if not quick:
+        compiled = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+        compiled.forward = torch.compile(compiled.forward, dynamic=True)
+        t = time.perf_counter()
+        try:
+            ttft, tps = measure(compiled, cache_implementation="static")
+            note_c = note + f"; compile + warm-up took {time.perf_counter() - t:.0f} s"
+            record("chat.option.compile_static.tokens_per_s", tps, "tokens/s", baseline=base_tps, note=note_c)
+            record("chat.option.compile_static.ttft", ttft * 1000, "ms", baseline=base_ttft * 1000, note=note_c)
+        except Exception as exc:  # compile support varies by machine (needs a C compiler)
+            print(f"chat.option.compile_static: failed ({type(exc).__name__}: {str(exc)[:200]})")
+
+
+# --- 3. retrieval plus prompt assembly -------------------------------------------------------
+
+
+def bench_retrieval(folder: Path, quick: bool) -> None:
+    assistant = Assistant.load(folder)
+    tokenizer = _backends.load_tokenizer(assistant.base_model)[0]
+    qs = questions(folder, 40 if quick else 150)
+    system = assistant.chat.system_prompt.replace("{name}", assistant.name)
+    k, mode = assistant.retrieval.get("k"), assistant.retrieval.get("mode")
+    assistant.kb.search("warm up", k=k, mode=mode)
+    base, ours = [], []
+    for q in qs:
+        t = time.perf_counter()
+        assistant.kb.search(q, k=k, mode=mode)
+        base.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        hits = assistant.kb.search(retrieval_query(q, []), k=k, mode=mode)
+        fit_messages(tokenizer, system, [{"role": "user", "content": q}], [h.chunk for h in hits], 7992)
+        ours.append(time.perf_counter() - t)
+
+    def p(xs, q):
+        return statistics.quantiles(xs, n=100)[q - 1] * 1000
+
+    note = f"{len(qs)} clinic questions, k={k}, mode={mode}, {len(assistant.kb.chunks)} chunks; baseline = KnowledgeBase.search alone"
+    record("chat.retrieval_and_prompt.p50", p(ours, 50), "ms", baseline=p(base, 50), note=note)
+    record("chat.retrieval_and_prompt.p95", p(ours, 95), "ms", baseline=p(base, 95), note=note + "; target < 20 ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and shorter answers")
+    parser.add_argument("--only", choices=["generation", "options", "retrieval"], help="run one benchmark")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="tailor-bench-chat-") as tmp:
+        folder = indexed_clinic(Path(tmp))
+        for name, fn in (("retrieval", bench_retrieval), ("generation", bench_generation), ("options", bench_options)):
+            if args.only in (None, name):
+                fn(folder, args.quick)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,541 @@
+"""`tailor build`: the stages, each cached by a hash of its inputs, then the manifest.
+
+    index -> base -> data -> sft -> dpo -> calibrate -> export -> evaluate -> manifest
+
+A stage runs when the hash of its inputs (files, settings, and the fingerprints of the stages it
+reads from) differs from the one recorded in build/stages/<stage>.json after its last success;
+otherwise it is skipped and says so. A stage's fingerprint changes whenever it actually runs,
+so `--force sft` retrains SFT and everything after it, while a second `tailor build` with
+nothing changed trains nothing. The manifest is written last and atomically: until then the
+previous build (build/model/ and build/manifest.json) stays loadable.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chat.manifest import MANIFEST_NAME, DeclineCalibration, Manifest, write_manifest
+from chat.prompt import PROMPT_FORMAT_VERSION
+from knowledge.errors import BuildError, InputError
+
+from ._common import (
+    fmt_seconds,
+    hash_file,
+    hash_json,
+    hash_tree,
+    is_main_process,
+    library_versions,
+    log,
+    read_jsonl,
+    setup_log,
+    use_bf16,
+    use_cuda,
+    write_json,
+    write_jsonl,
+)
+
+STAGES = ("index", "base", "data", "sft", "dpo", "calibrate", "export", "evaluate")
+TRAINING_STAGES = ("data", "sft", "dpo", "export", "evaluate")
+MIN_PAIRS = 4  # fewer preference pairs than this are not worth a DPO run
+DEFAULT_CPU_TOKENS_PER_S = 120.0  # SmolLM2-135M LoRA on 2 CPU cores, for the first ETA
+
+
+@dataclass
+class StageReport:
+    name: str
+    status: str  # "ran", "cached", "skipped"
+    note: str = ""
+    seconds: float = 0.0
+    result: dict = field(default_factory=dict)
+
+
+@dataclass
+class BuildSummary:
+    """What `tailor build` did: per stage ran/cached/skipped, the held-out comparison, where things are."""
+
+    folder: Path
+    build_dir: Path
+    stages: list[StageReport] = field(default_factory=list)
+    manifest_written: bool = False
+    retrieval_only: bool = False
+    evaluation: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    log_path: Path | None = None
+    seconds: float = 0.0
+
+    @property
+    def trained(self) -> list[str]:
+        return [s.name for s in self.stages if s.status == "ran" and s.name in ("sft", "dpo")]
+
+    def stage(self, name: str) -> StageReport | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+    def __str__(self) -> str:
+        lines = [f"Build of {self.folder} in {fmt_seconds(self.seconds)}:"]
+        for s in self.stages:
+            lines.append(f"  {s.name:<9} {s.status:<8} {fmt_seconds(s.seconds) if s.status == 'ran' else '':>6}  {s.note}")
+        ev = self.evaluation
+        if ev.get("base") and ev.get("tuned"):
+            b, t = ev["base"], ev["tuned"]
+            lines.append(f"Held-out conversations ({ev['n']}), both with retrieval:")
+            lines.append(f"  eval loss   base {b['eval_loss']:.3f}  ->  tuned {t['eval_loss']:.3f}")
+            lines.append(f"  token F1    base {b['token_f1']:.3f}  ->  tuned {t['token_f1']:.3f}")
+        if not any(s.status == "ran" for s in self.stages):
+            lines.append("Nothing changed since the last build: nothing was retrained.")
+        if self.retrieval_only:
+            lines.append("Retrieval-only assistant: the base model answers from the knowledge base (no fine-tuning).")
+        lines.extend(f"note: {n}" for n in self.notes)
+        if self.manifest_written:
+            lines.append(f"Manifest: {self.build_dir / MANIFEST_NAME}")
+        if self.log_path:
+            lines.append(f"Log: {self.log_path}")
+        return "\n".join(lines)
+
+
+class _Build:
+    """One run of the pipeline: paths, recorded stage states, and lazily loaded shared things."""
+
+    def __init__(self, folder: Path, cfg, resume: bool):
+        self.folder, self.cfg, self.resume = Path(folder), cfg, resume
+        self.build_dir = self.folder / "build"
+        self.docs_dir = self.folder / "docs"
+        self.index_dir = self.build_dir / "index"
+        self.data_dir = self.build_dir / "data"
+        self.adapters_dir = self.build_dir / "adapters"
+        self.state_dir = self.build_dir / "stages"
+        self.conversations = self.folder / "data" / "conversations.jsonl"
+        self.preferences = self.folder / "data" / "preferences.jsonl"
+        self.feedback = self.folder / "feedback" / "preferences.jsonl"
+        self.states = {s: self._read_state(s) for s in STAGES}
+        self.keys: dict[str, str] = {}
+        self.new_model_dir: Path | None = None
+        self._kb = None
+        self._tokenizer = None
+
+    # -- recorded state ---------------------------------------------------------------------
+
+    def _read_state(self, stage: str) -> dict:
+        import json
+
+        path = self.state_dir / f"{stage}.json"
+        try:
+            return json.loads(path.read_text()) if path.exists() else {}
+        except ValueError:
+            return {}
+
+    def save_state(self, stage: str, key: str, result: dict, seconds: float) -> None:
+        state = {"key": key, "fingerprint": hash_json([key, time.time()]), "result": result, "seconds": round(seconds, 1)}
+        self.states[stage] = state
+        if is_main_process():
+            write_json(self.state_dir / f"{stage}.json", state)
+
+    def fingerprint(self, stage: str) -> str:
+        return self.states.get(stage, {}).get("fingerprint", "")
+
+    def result(self, stage: str) -> dict:
+        return self.states.get(stage, {}).get("result", {})
+
+    def current(self, stage: str) -> bool:
+        return bool(self.states.get(stage)) and self.states[stage].get("key") == self.keys.get(stage)
+
+    # -- shared resources -------------------------------------------------------------------
+
+    @property
+    def kb(self):
+        if self._kb is None:
+            from knowledge import load_index
+
+            self._kb = load_index(self.index_dir, self.cfg.knowledge)
+        return self._kb
+
+    @property
+    def base_path(self) -> str:
+        return self.result("base").get("path") or _resolve_base(self.cfg)
+
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            from ._generate import load_tokenizer
+
+            self._tokenizer = load_tokenizer(self.base_path)
+        return self._tokenizer
+
+
+def _resolve_base(cfg) -> str:
+    from chat.models import resolve_model
+
+    return resolve_model(cfg.builder.base_model)
+
+
+# --- stage keys ----------------------------------------------------------------------------
+
+
+def _key(b: _Build, stage: str) -> str:
+    """Hash of everything the stage's output depends on."""
+    cfg, bc = b.cfg, b.cfg.builder
+    fp = b.fingerprint
+    if stage == "index":
+        return hash_json(["index", hash_tree(b.docs_dir), cfg.knowledge.model_dump()])
+    if stage == "base":
+        return hash_json(["base", bc.base_model])
+    if stage == "data":
+        return hash_json([
+            "data", fp("index"), fp("base"), PROMPT_FORMAT_VERSION, cfg.name, cfg.chat.system_prompt, cfg.chat.decline_message,
+            cfg.knowledge.top_k, cfg.knowledge.search_mode, hash_file(b.conversations), hash_file(b.preferences),
+            hash_file(b.feedback), bc.eval_split, bc.raft_distractor_only, bc.seed, bc.oracle_min_recall, bc.min_conversations,
+            bc.sft.max_length, bc.dpo.max_length,
+        ])  # fmt: skip
+    if stage == "sft":
+        lora = [bc.lora_r, bc.lora_alpha, bc.lora_dropout, bc.lora_target_modules]
+        return hash_json(["sft", fp("data"), fp("base"), lora, bc.seed, bc.sft.model_dump(exclude={"checkpoint_steps"})])
+    if stage == "dpo":
+        return hash_json(["dpo", fp("sft"), fp("data"), bc.dpo.model_dump(), bc.eval_max_new_tokens, cfg.generation.repetition_penalty, bc.seed])
+    if stage == "calibrate":
+        general = Path(__file__).parent / "data" / "general_questions.txt"
+        return hash_json(["calibrate", fp("index"), hash_file(b.conversations), hash_file(general), cfg.knowledge.top_k, cfg.knowledge.search_mode])
+    if stage == "export":
+        return hash_json(["export", fp("base"), fp("sft"), fp("dpo")])
+    if stage == "evaluate":
+        return hash_json(["evaluate", fp("export"), fp("data"), bc.eval_max_new_tokens, cfg.generation.repetition_penalty])
+    raise ValueError(stage)
+
+
+# --- the stages ----------------------------------------------------------------------------
+
+
+def _stage_index(b: _Build) -> tuple[dict, str]:
+    from knowledge import build_index
+
+    if not b.docs_dir.is_dir():
+        raise InputError(f"{b.docs_dir}: no docs/ folder; put the assistant's documents there (any mix of .md .txt .html .pdf .docx)")
+    report = build_index(b.docs_dir, b.index_dir, b.cfg.knowledge, progress=True)
+    b._kb = None
+    info = {
+        "files": len(report.indexed), "chunks": report.n_chunks, "embedded": report.n_embedded,
+        "skipped": report.skipped, "warnings": report.warnings,
+    }  # fmt: skip
+    for warning in report.warnings:
+        log.warning(f"  warning: {warning}")
+    return info, f"{len(report.indexed)} files, {report.n_chunks} chunks ({report.n_embedded} embedded now)"
+
+
+def _stage_base(b: _Build) -> tuple[dict, str]:
+    from transformers import AutoConfig
+
+    from ._template import training_chat_template
+
+    path = _resolve_base(b.cfg)
+    config = AutoConfig.from_pretrained(path)
+    b._tokenizer = None
+    marked = training_chat_template(b.tokenizer) is not None
+    info = {"name": b.cfg.builder.base_model, "path": path, "model_type": config.model_type, "assistant_only_template": marked}
+    return info, f"{b.cfg.builder.base_model} ({config.model_type})"
+
+
+def _stage_data(b: _Build) -> tuple[dict, str]:
+    from ._data import render_eval, render_pairs, render_train, split_conversations, warn_truncated
+    from ._inputs import load_conversations, load_preferences
+
+    cfg, notes = b.cfg, []
+    convs = load_conversations(b.conversations) if b.conversations.exists() else []
+    if not b.conversations.exists():
+        notes.append(f"no {b.conversations.relative_to(b.folder)}: SFT is skipped")
+    elif len(convs) < cfg.builder.min_conversations:
+        raise InputError(
+            f"{b.conversations}: {len(convs)} usable conversation(s); SFT needs at least builder.min_conversations = "
+            f"{cfg.builder.min_conversations}. Add conversations, or build a retrieval-only assistant with `tailor build --skip-train`."
+        )
+    pairs = load_preferences(b.preferences)[0] if b.preferences.exists() else []
+    feedback, skipped = load_preferences(b.feedback, source="feedback", strict=False) if b.feedback.exists() else ([], [])
+    for problem in skipped:
+        log.warning(f"  warning: skipped a damaged app vote: {problem}")
+    train, held_out = split_conversations(convs, cfg.builder.eval_split, cfg.builder.seed)
+    train_rows, train_stats = render_train(train, b.kb, cfg, b.tokenizer)
+    eval_rows, eval_stats = render_eval(held_out, b.kb, cfg, b.tokenizer)
+    pair_rows, pair_stats = render_pairs(pairs + feedback, b.kb, cfg, b.tokenizer)
+    warn_truncated(train_stats, "training conversations", cfg.builder.sft.max_length, "builder.sft.max_length")
+    warn_truncated(pair_stats, "preference pairs", cfg.builder.dpo.max_length, "builder.dpo.max_length")
+    if is_main_process():
+        write_jsonl(b.data_dir / "sft_train.jsonl", train_rows)
+        write_jsonl(b.data_dir / "sft_eval.jsonl", eval_rows)
+        write_jsonl(b.data_dir / "pairs.jsonl", pair_rows)
+    info = {
+        "conversations": len(convs), "train": len(train_rows), "held_out": len(eval_rows),
+        "train_contexts": train_stats.to_dict(), "eval_contexts": eval_stats.to_dict(),
+        "pairs": {"user": len(pairs), "feedback": len(feedback)}, "pair_contexts": pair_stats.to_dict(),
+        "feedback_skipped": len(skipped), "notes": notes,
+    }  # fmt: skip
+    s = train_stats
+    msg = (
+        f"{len(train_rows)} train / {len(eval_rows)} held-out conversations (RAFT: {s.oracle} with the answering chunk, "
+        f"{s.distractor_only} distractors only -> decline, {s.no_oracle} plain retrieval); "
+        f"{len(pairs)} preference pairs + {len(feedback)} app votes"
+    )
+    return info, msg
+
+
+def _stage_sft(b: _Build) -> tuple[dict, str]:
+    from ._sft import run_sft
+
+    rows = read_jsonl(b.data_dir / "sft_train.jsonl")
+    if not rows:
+        return {"skipped": True}, "skipped: no conversations"
+    n_tokens = sum(len(r["messages"][0]["content"]) + sum(len(m["content"]) for m in r["messages"][1:]) for r in rows) / 4
+    rate = _tokens_per_s_estimate(b)
+    log.info(f"  training LoRA on {len(rows)} conversations (~{n_tokens / 1000:.0f}k tokens x {b.cfg.builder.sft.epochs:g} epochs), "
+             f"ETA ~{fmt_seconds(n_tokens * b.cfg.builder.sft.epochs / rate)} on {'GPU' if use_cuda() else 'CPU'}")  # fmt: skip
+    result = run_sft(
+        b.base_path, rows, b.cfg, b.adapters_dir / "sft", b.build_dir / "checkpoints" / "sft", key=b.keys["sft"], resume=b.resume
+    )
+    _remember_rate(b, result["tokens_per_s"])
+    return result, f"train loss {result['train_loss']:.3f}, {result['steps']} steps, {result['tokens_per_s']:.0f} tokens/s"
+
+
+def _stage_dpo(b: _Build) -> tuple[dict, str]:
+    from ._dpo import auto_pairs, run_dpo, split_pairs
+
+    d = b.cfg.builder.dpo
+    if not d.enabled:
+        return {"skipped": True}, "skipped: builder.dpo.enabled is false"
+    sft_ran = not b.result("sft").get("skipped", True)
+    sft_adapter = str(b.adapters_dir / "sft") if sft_ran else None
+    pairs = read_jsonl(b.data_dir / "pairs.jsonl")
+    n_auto = 0
+    if d.auto_pairs and sft_ran and d.max_auto_pairs > 0:
+        log.info(f"  making automatic pairs: the SFT model answers up to {d.max_auto_pairs} held-in questions")
+        made = auto_pairs(b.base_path, sft_adapter, read_jsonl(b.data_dir / "sft_train.jsonl"), b.cfg)
+        n_auto = len(made)
+        pairs += made
+    counts = {s: sum(p["source"] == s for p in pairs) for s in ("user", "feedback", "auto")}
+    log.info(f"  preference pairs: {counts['user']} from data/preferences.jsonl, {counts['feedback']} from app votes, {n_auto} automatic")
+    if len(pairs) < MIN_PAIRS:
+        return {"skipped": True, "pairs": counts}, f"skipped: {len(pairs)} preference pair(s); DPO needs at least {MIN_PAIRS}"
+    train, held_out = split_pairs(pairs, b.cfg)
+    result = run_dpo(b.base_path, sft_adapter, train, held_out, b.cfg, b.adapters_dir / "dpo", b.build_dir / "checkpoints" / "dpo", resume=b.resume)
+    result["pairs"] = counts
+    return result, (
+        f"pairs {counts}; chose lr {result['learning_rate']:.2g}: held-out reward accuracy {result['reward_accuracy']:.2f}, "
+        f"margin {result['reward_margin']:.3f}"
+    )
+
+
+def _stage_calibrate(b: _Build) -> tuple[dict, str]:
+    from ._calibrate import calibrate
+    from ._inputs import load_conversations
+
+    convs = load_conversations(b.conversations) if b.conversations.exists() else []
+    questions = [m["content"] for c in convs for m in c.messages if m["role"] == "user"]
+    cal = calibrate(b.kb, questions, b.cfg.knowledge.top_k, b.cfg.knowledge.search_mode)
+    s = cal.stats
+    note = f"threshold {cal.threshold:.3f}"
+    if "in_domain_answered" in s:
+        note += f" (answers {s['in_domain_answered']:.0%} of in-domain questions, declines {s['general_declined']:.0%} of general ones)"
+    return cal.model_dump(), note
+
+
+def _final_adapter(b: _Build) -> Path | None:
+    for stage in ("dpo", "sft"):
+        if b.states.get(stage) and not b.result(stage).get("skipped") and (b.adapters_dir / stage).exists():
+            return b.adapters_dir / stage
+    return None
+
+
+def _stage_export(b: _Build) -> tuple[dict, str]:
+    from ._export import merge_adapter
+
+    adapter = _final_adapter(b)
+    if adapter is None:
+        return {"skipped": True}, "skipped: nothing was trained"
+    tmp = b.build_dir / f"model.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    if is_main_process():
+        merge_adapter(b.base_path, str(adapter), tmp)
+    b.new_model_dir = tmp
+    return {"adapter": adapter.relative_to(b.build_dir).as_posix()}, f"merged {adapter.name} adapter into the base model"
+
+
+def _stage_evaluate(b: _Build) -> tuple[dict, str]:
+    """Held-out conversations, with retrieval: base vs tuned eval loss and answer token F1."""
+    from ._common import token_f1
+    from ._generate import answer_loss, generate, load_model
+
+    rows = read_jsonl(b.data_dir / "sft_eval.jsonl")
+    model_dir = b.new_model_dir or (b.build_dir / "model")
+    if not rows or b.result("export").get("skipped") or not model_dir.exists():
+        return {"skipped": True}, "skipped: no held-out conversations or no tuned model"
+    out = {"n": len(rows)}
+    for variant, path in (("base", b.base_path), ("tuned", str(model_dir))):
+        model = load_model(path)
+        loss = answer_loss(model, b.tokenizer, rows)
+        answers = generate(model, b.tokenizer, [r["prompt"] for r in rows], b.cfg.builder.eval_max_new_tokens, b.cfg.generation.repetition_penalty)
+        f1 = sum(token_f1(a, r["reference"]) for a, r in zip(answers, rows)) / len(rows)
+        out[variant] = {"eval_loss": round(loss, 4), "token_f1": round(f1, 4), "examples": [{"question": r["question"], "answer": a} for r, a in zip(rows[:3], answers[:3])]}
+        del model
+    return out, (
+        f"held-out eval loss {out['base']['eval_loss']:.3f} -> {out['tuned']['eval_loss']:.3f}, "
+        f"token F1 {out['base']['token_f1']:.3f} -> {out['tuned']['token_f1']:.3f} (base -> tuned, with retrieval)"
+    )
+
+
+RUNNERS = {
+    "index": _stage_index, "base": _stage_base, "data": _stage_data, "sft": _stage_sft, "dpo": _stage_dpo,
+    "calibrate": _stage_calibrate, "export": _stage_export, "evaluate": _stage_evaluate,
+}  # fmt: skip
+WHAT = {
+    "index": "indexing documents", "base": "preparing the base model", "data": "rendering training data with retrieved context",
+    "sft": "supervised fine-tuning (LoRA)", "dpo": "preference tuning (DPO)", "calibrate": "calibrating the decline threshold",
+    "export": "merging the adapter into build/model", "evaluate": "scoring held-out conversations (base vs tuned)",
+}  # fmt: skip
+
+
+def _tokens_per_s_estimate(b: _Build) -> float:
+    import json
+
+    from chat.models import tailor_home
+
+    path = tailor_home() / "throughput.json"
+    try:
+        return float(json.loads(path.read_text())[f"{b.cfg.builder.base_model}:{'cuda' if use_cuda() else 'cpu'}"])
+    except (OSError, ValueError, KeyError):
+        return DEFAULT_CPU_TOKENS_PER_S * (100 if use_cuda() else 1)
+
+
+def _remember_rate(b: _Build, rate: float) -> None:
+    """Measured SFT tokens/s, kept per machine so the next build's ETA is realistic."""
+    import json
+
+    from chat.models import tailor_home
+
+    path = tailor_home() / "throughput.json"
+    try:
+        data = json.loads(path.read_text()) if path.exists() else {}
+    except ValueError:
+        data = {}
+    data[f"{b.cfg.builder.base_model}:{'cuda' if use_cuda() else 'cpu'}"] = rate
+    if is_main_process():
+        write_json(path, data)
+
+
+# --- the pipeline --------------------------------------------------------------------------
+
+
+def _plan(force, only, skip_train) -> list[str]:
+    for name in [*force, *([only] if only else [])]:
+        if name not in STAGES:
+            raise BuildError(f"unknown stage {name!r}; stages are: {', '.join(STAGES)}")
+    if only:
+        return [only]
+    if skip_train:
+        return ["index", "base", "calibrate"]
+    return list(STAGES)
+
+
+def build(folder, cfg, force=(), only: str | None = None, skip_train: bool = False, resume: bool = False, quiet: bool = False) -> BuildSummary:
+    """Build the assistant in FOLDER: run the stages whose inputs changed, then write the manifest.
+
+    `force`: stages to run even if cached (later stages follow, since their inputs change).
+    `only`: run that one stage (its earlier stages must be built). `skip_train`: a retrieval-only
+    assistant over the base model (index, base, calibrate, manifest). `resume`: continue an
+    interrupted training stage from its last checkpoint.
+    """
+    from ._export import clean_stale
+
+    started = time.time()
+    b = _Build(Path(folder), cfg, resume)
+    b.build_dir.mkdir(parents=True, exist_ok=True)
+    summary = BuildSummary(b.folder, b.build_dir)
+    summary.log_path = setup_log(b.build_dir / "logs" if is_main_process() else None, quiet=quiet)
+    clean_stale(b.build_dir)
+    plan = _plan(tuple(force), only, skip_train)
+    device = "CUDA GPU" + (" (bf16)" if use_bf16() else "") if use_cuda() else "CPU"
+    log.info(f"tailor build {b.folder} on {device}: stages {', '.join(plan)}")
+
+    for i, stage in enumerate(STAGES):
+        b.keys[stage] = _key(b, stage)
+        if stage not in plan:
+            if only and i < STAGES.index(only) and not b.current(stage) and stage not in ("export", "evaluate"):
+                raise BuildError(f"stage {stage!r} is not built for the current inputs; run `tailor build {b.folder}` (or --only {stage}) first")
+            continue
+        if b.current(stage) and stage not in force:
+            summary.stages.append(StageReport(stage, "cached", "up to date", result=b.result(stage)))
+            log.info(f"[{i + 1}/{len(STAGES)}] {stage}: up to date, skipped")
+            continue
+        log.info(f"[{i + 1}/{len(STAGES)}] {stage}: {WHAT[stage]} ...")
+        t0 = time.time()
+        result, note = RUNNERS[stage](b)
+        seconds = time.time() - t0
+        if stage == "export" and not result.get("skipped"):
+            # Recorded with the manifest, once the new model folder is in place (see _finish).
+            b.states[stage] = {"key": b.keys[stage], "fingerprint": hash_json([b.keys[stage], time.time()]), "result": result, "seconds": round(seconds, 1)}
+        else:
+            b.save_state(stage, b.keys[stage], result, seconds)
+        status = "skipped" if result.get("skipped") else "ran"
+        summary.stages.append(StageReport(stage, status, note, seconds, result))
+        log.info(f"    {note} ({fmt_seconds(seconds)})")
+        summary.notes.extend(result.get("notes", []))
+
+    complete = all(b.current(s) for s in plan if s != "export") and (only is None or only in ("calibrate", "export", "evaluate"))
+    unchanged = not any(s.status == "ran" for s in summary.stages) and (b.build_dir / MANIFEST_NAME).exists()
+    if unchanged:
+        summary.manifest_written = True  # the manifest on disk already describes this build; keep its build id
+    elif complete and is_main_process():
+        _finish(b, summary, skip_train, started)
+    elif only:
+        summary.notes.append(f"ran only {only}; run `tailor build {b.folder}` to finish the build and write the manifest")
+    summary.evaluation = b.result("evaluate") if not b.result("evaluate").get("skipped") else {}
+    summary.seconds = time.time() - started
+    log.info(str(summary))
+    return summary
+
+
+def _finish(b: _Build, summary: BuildSummary, skip_train: bool, started: float) -> None:
+    """Swap the new model folder in and write the manifest (last, atomically)."""
+    cfg = b.cfg
+    old = None
+    if b.new_model_dir is not None:
+        # Rename, not copy: readers see the old folder or the new one. The old one is deleted
+        # only after the manifest that describes the new one is in place.
+        model, old = b.build_dir / "model", b.build_dir / f"model.old-{os.getpid()}"
+        if model.exists():
+            os.replace(model, old)
+        os.replace(b.new_model_dir, model)
+        write_json(b.state_dir / "export.json", b.states["export"])
+    adapter = None if skip_train else _final_adapter(b)
+    trained = adapter is not None and (b.build_dir / "model").exists() and not b.result("export").get("skipped")
+    summary.retrieval_only = not trained
+    cal = b.result("calibrate")
+    stage_record = {s: {"seconds": b.states.get(s, {}).get("seconds"), **{k: v for k, v in b.result(s).items() if k != "examples"}} for s in STAGES}
+    manifest = Manifest(
+        name=cfg.name,
+        base_model=cfg.builder.base_model,
+        model_dir="model" if trained else None,
+        adapter_dir=adapter.relative_to(b.build_dir).as_posix() if trained else None,
+        index_dir="index",
+        retrieval={"k": cfg.knowledge.top_k, "mode": cfg.knowledge.search_mode},
+        decline=DeclineCalibration(**cal) if cal else None,
+        chat=cfg.chat,
+        generation=cfg.generation,
+        record={
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "retrieval_only": not trained,
+            "inputs": {
+                "docs": hash_tree(b.docs_dir), "conversations": hash_file(b.conversations),
+                "preferences": hash_file(b.preferences), "feedback": hash_file(b.feedback),
+            },
+            "stage_keys": dict(b.keys),
+            "hyperparameters": cfg.builder.model_dump(),
+            "knowledge": cfg.knowledge.model_dump(),
+            "sft": stage_record["sft"], "dpo": stage_record["dpo"], "data": stage_record["data"],
+            "evaluation": b.result("evaluate"),
+            "durations_s": {s: b.states.get(s, {}).get("seconds") for s in STAGES},
+            "device": "cuda" if use_cuda() else "cpu", "bf16": use_bf16(),
+            "versions": library_versions(),
+        },
+    )  # fmt: skip
+    write_manifest(b.build_dir, manifest)
+    summary.manifest_written = True
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,178 @@
+"""Small helpers every build stage uses: hashing inputs, the device, token F1, the build log."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import string
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+log = logging.getLogger("tailor.build")
+
+
+# --- hashing -------------------------------------------------------------------------------
+
+
+def hash_json(value) -> str:
+    """Stable hash of JSON-able settings (key order does not matter)."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def hash_file(path: Path) -> str | None:
+    path = Path(path)
+    if not path.exists():
+        return None
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def hash_tree(folder: Path) -> str | None:
+    """Hash of every file's relative path and bytes under `folder` (None when absent)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        h.update(path.relative_to(folder).as_posix().encode())
+        h.update((hash_file(path) or "").encode())
+    return h.hexdigest()[:16]
+
+
+# --- device --------------------------------------------------------------------------------
+
+
+def use_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def use_bf16() -> bool:
+    """bf16 only where a GPU supports it: TRL's configs default to bf16 and fail on a CPU."""
+    import torch
+
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def is_main_process() -> bool:
+    """False on the extra ranks of `accelerate launch`, which must not write shared files."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def library_versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": sys.version.split()[0]}
+    for name in ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "sentence-transformers", "faiss-cpu"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+# --- token F1 ------------------------------------------------------------------------------
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = str.maketrans("", "", string.punctuation)
+_CITATION = re.compile(r"\[\d+\]")
+
+
+def tokens(text: str) -> list[str]:
+    """SQuAD-style normalisation: lower case, no punctuation, articles or citation markers."""
+    text = _CITATION.sub(" ", text.lower()).translate(_PUNCT)
+    return _ARTICLES.sub(" ", text).split()
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    pred, ref = tokens(prediction), tokens(reference)
+    if not pred or not ref:
+        return float(pred == ref)
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def token_recall(reference: str, passage: str) -> float:
+    """Share of the reference's words (with multiplicity) found in the passage."""
+    ref, pas = tokens(reference), tokens(passage)
+    if not ref:
+        return 0.0
+    return sum((Counter(ref) & Counter(pas)).values()) / len(ref)
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def write_json(path: Path, data) -> None:
+    """Atomic: a reader sees the old file or the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+def write_jsonl(path: Path, rows) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Move a finished folder into place; the old one is removed only after the new one is there."""
+    old = final.with_name(f"{final.name}.old-{os.getpid()}")
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# --- build log -----------------------------------------------------------------------------
+
+
+def setup_log(log_dir: Path | None, quiet: bool = False) -> Path | None:
+    """Log to stderr (one line per stage) and to build/logs/build-<time>.log (everything)."""
+    log.setLevel(logging.INFO)
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+        handler.close()
+    log.propagate = False
+    if not quiet:
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(console)
+    if log_dir is None:
+        return None
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / f"build-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    fh = logging.FileHandler(path, encoding="utf-8")
+    fh.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    log.addHandler(fh)
+    return path
+
+
+def fmt_seconds(s: float) -> str:
+    s = max(0, int(round(s)))
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"

@@ -1,0 +1,320 @@
+"""`Assistant`: a built assistant that answers questions, streaming, with cited sources.
+
+One answer, in order: escalation rules (urgent messages get the configured reply, no model);
+retrieval over the knowledge base (RAG variants) with the recent conversation as the query;
+declining when nothing retrieved is similar enough; the prompt (`chat.prompt`, the same
+format the model was trained on) fitted to the context window; generation, streamed; the
+[n] markers resolved to the documents they cite.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+from chat import _backends
+from chat._citations import resolve_citations
+from chat._guardrails import compile_rules, decline_text, document_titles, match_escalation
+from chat._types import VARIANTS, Answer, Token
+from chat.config import ChatConfig, GenerationConfig
+from chat.manifest import MANIFEST_NAME, read_manifest
+from chat.models import resolve_model
+from chat.prompt import fit_messages, retrieval_query
+from knowledge.errors import BuildError, InputError
+
+# Decline threshold before a build has calibrated one (retrieval-only, or a manifest without
+# `decline`): the best cosine similarity between the question and any chunk, as MiniLM
+# (all-minilm-l6-v2) scores it. Measured on the clinic and finance data sets: 15 general
+# questions (sport, geography, cooking, ...) scored 0.09-0.32 against both (one finance-adjacent
+# one, the price of bitcoin, 0.41), while 95% of their answerable eval questions scored above
+# 0.34 (clinic: all above 0.54). 0.35 declines the off-topic ones and few answerable ones; the
+# build's calibration on the assistant's own documents replaces it (manifest.decline.threshold).
+FALLBACK_DECLINE_THRESHOLD = 0.35
+FALLBACK_DECLINE_METHOD = (
+    "fallback: no calibrated threshold in the build; 0.35 separates off-topic from answerable "
+    "questions on the clinic and finance data sets with the default embedder"
+)
+RETRIEVAL_ONLY_BUILD_ID = "retrieval-only"
+
+
+def _paths(path: Path) -> tuple[Path, Path]:
+    """(assistant folder, build folder) from either of them."""
+    path = Path(path)
+    if not path.is_dir():
+        raise BuildError(f"{path}: no such folder; give an assistant folder (with docs/ and build/) and run `tailor build {path}`")
+    if path.name == "build" or (path / MANIFEST_NAME).exists():
+        return path.parent, path
+    return path, path / "build"
+
+
+def _runtime_overrides(chat: ChatConfig, gen: GenerationConfig, cfg) -> tuple[ChatConfig, GenerationConfig]:
+    """Guardrails and where generation runs come from the current assistant.yaml, so changing
+    them needs no rebuild; the system prompt and sampling stay as the model was built with."""
+    if cfg is None:
+        return chat, gen
+    chat = chat.model_copy(update={k: getattr(cfg.chat, k) for k in ("escalation", "disclaimer", "decline_message")})
+    gen = gen.model_copy(update={k: getattr(cfg.generation, k) for k in ("backend", "url", "model")})
+    return chat, gen
+
+
+class Assistant:
+    """Answers questions for one assistant. Cheap to create; models load on first use, once."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        base_model: str,
+        kb=None,
+        tuned_model: str | None = None,
+        adapter_dir: str | None = None,
+        chat: ChatConfig | None = None,
+        generation: GenerationConfig | None = None,
+        retrieval: dict | None = None,
+        threshold: float = FALLBACK_DECLINE_THRESHOLD,
+        threshold_method: str = FALLBACK_DECLINE_METHOD,
+        build_id: str = RETRIEVAL_ONLY_BUILD_ID,
+        folder: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.base_model = base_model
+        self.kb = kb
+        self.tuned_model = tuned_model
+        self.adapter_dir = adapter_dir
+        self.chat = chat or ChatConfig()
+        self.generation = generation or GenerationConfig()
+        self.retrieval = dict(retrieval or {})
+        self.threshold = threshold
+        self.threshold_method = threshold_method
+        self.build_id = build_id
+        self.folder = folder
+        _backends.check_openai_settings(self.generation)
+        self._rules = compile_rules(self.chat.escalation)
+        self._titles: dict[str, str] | None = None
+        self._retrieval_lock = threading.Lock()
+        has_tuned = bool(tuned_model or adapter_dir)
+        self.variants = [v for v in VARIANTS if (v.startswith("tuned") <= has_tuned) and (not v.endswith("+rag") or kb is not None)]
+
+    # -- loading ---------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | Path, cfg=None) -> "Assistant":
+        """Load from an assistant folder or its build folder.
+
+        With build/manifest.json: the built models and index, as recorded there. Without one
+        (before `tailor build`): "retrieval-only", the base model from assistant.yaml plus the
+        index at build/index, variants base and base+rag.
+        """
+        folder, build_dir = _paths(Path(path))
+        if cfg is None and (folder / "assistant.yaml").exists():
+            from builder.config import load_config  # the assistant.yaml schema lives with the builder
+
+            cfg = load_config(folder)
+        if (build_dir / MANIFEST_NAME).exists():
+            return cls._from_manifest(folder, build_dir, cfg)
+        return cls._retrieval_only(folder, build_dir, cfg)
+
+    @classmethod
+    def _from_manifest(cls, folder: Path, build_dir: Path, cfg) -> "Assistant":
+        manifest, build_id = read_manifest(build_dir)
+        tuned = str(build_dir / manifest.model_dir) if manifest.model_dir else None
+        adapter = str(build_dir / manifest.adapter_dir) if manifest.adapter_dir else None
+        for what, sub in (("model", tuned), ("adapter", adapter)):
+            if sub and not Path(sub).is_dir():
+                raise BuildError(f"{sub}: the manifest names this {what} folder but it is missing; the build is incomplete: run `tailor build {folder}`")
+        index_dir = build_dir / manifest.index_dir
+        chat, gen = _runtime_overrides(manifest.chat, manifest.generation, cfg)
+        return cls(
+            name=manifest.name,
+            base_model=resolve_model(manifest.base_model),
+            kb=_load_kb(index_dir, folder, cfg),
+            tuned_model=tuned,
+            adapter_dir=None if tuned else adapter,
+            chat=chat,
+            generation=gen,
+            retrieval=manifest.retrieval,
+            threshold=manifest.decline.threshold if manifest.decline else FALLBACK_DECLINE_THRESHOLD,
+            threshold_method=manifest.decline.method if manifest.decline else FALLBACK_DECLINE_METHOD,
+            build_id=build_id,
+            folder=folder,
+        )
+
+    @classmethod
+    def _retrieval_only(cls, folder: Path, build_dir: Path, cfg) -> "Assistant":
+        half_built = [p.name for p in (build_dir / "model", build_dir / "adapters") if p.exists()]
+        if half_built:
+            raise BuildError(
+                f"{build_dir}: has {' and '.join(half_built)}/ but no {MANIFEST_NAME}: the build is unfinished "
+                f"(still running, or interrupted); run `tailor build {folder}` (it resumes) and wait for it to finish"
+            )
+        if not (build_dir / "index").is_dir():
+            raise BuildError(
+                f"{folder}: not built yet (no {build_dir / MANIFEST_NAME}, no {build_dir / 'index'}); "
+                f"run `tailor build {folder}` (or `tailor index {folder}` to chat with the base model over the documents first)"
+            )
+        if cfg is None:
+            from builder.config import TailorConfig
+
+            cfg = TailorConfig(name=folder.resolve().name)
+        return cls(
+            name=cfg.name,
+            base_model=resolve_model(cfg.builder.base_model),
+            kb=_load_kb(build_dir / "index", folder, cfg),
+            chat=cfg.chat,
+            generation=cfg.generation,
+            retrieval={"k": cfg.knowledge.top_k, "mode": cfg.knowledge.search_mode},
+            folder=folder,
+        )
+
+    # -- answering -------------------------------------------------------------------------
+
+    @property
+    def default_variant(self) -> str:
+        """tuned+rag when the build has a tuned model, else base+rag (else base)."""
+        for variant in ("tuned+rag", "base+rag", "tuned", "base"):
+            if variant in self.variants:
+                return variant
+        raise BuildError("this assistant has no variants")  # unreachable: base is always there
+
+    def check_variant(self, variant: str | None) -> str:
+        variant = variant or self.default_variant
+        if variant not in self.variants:
+            known = "" if variant in VARIANTS else f" (variants are {', '.join(VARIANTS)})"
+            raise InputError(f"variant '{variant}' is not in this build{known}; it has: {', '.join(self.variants)}")
+        return variant
+
+    def answer(self, question: str, history: list[dict] | None = None, variant: str | None = None,
+               on_token: Callable[[str], None] | None = None) -> Answer:
+        """The whole answer; `on_token` is called with each piece of text as it is generated."""
+        for event in self.stream(question, history, variant):
+            if isinstance(event, Answer):
+                return event
+            if on_token is not None:
+                on_token(event.text)
+        raise RuntimeError("stream ended without an Answer")  # stream always ends with one
+
+    def stream(self, question: str, history: list[dict] | None = None, variant: str | None = None) -> Iterator[Token | Answer]:
+        """`Token` events as the answer is written, then one `Answer`; their texts join into `Answer.text`."""
+        question = _check_question(question)
+        history = _check_history(history)
+        variant = self.check_variant(variant)
+        started = time.perf_counter()
+        answer = Answer(text="", variant=variant, build_id=self.build_id, question=question)
+
+        rule = match_escalation(self._rules, question)
+        if rule is not None:
+            answer.text, answer.escalation = rule.message, rule.name
+            answer.timings = {"total_s": time.perf_counter() - started}
+            yield Token(rule.message)
+            yield answer
+            return
+
+        hits = None
+        if variant.endswith("+rag"):
+            answer.retrieval_query = retrieval_query(question, history)
+            with self._retrieval_lock:
+                hits = self.kb.search(answer.retrieval_query, k=self.retrieval.get("k"), mode=self.retrieval.get("mode"))
+            answer.hits = list(hits)
+            answer.max_similarity = max((float(h.similarity) for h in hits), default=None)
+            answer.threshold = self.threshold
+            answer.timings["retrieval_s"] = time.perf_counter() - started
+            if answer.max_similarity is None or answer.max_similarity < self.threshold:
+                answer.declined = True
+                yield from self._finish(answer, iter([self._decline_text(hits)]), started, None, None)
+                return
+
+        pieces, stats, used = self._generate(answer, question, history, hits, started)
+        yield from self._finish(answer, pieces, started, stats, used)
+
+    def _generate(self, answer: Answer, question: str, history: list[dict], hits, started: float):
+        """Fit the prompt and start generating: (text pieces, their stats, the hits in the prompt)."""
+        tuned = answer.variant.startswith("tuned")
+        weights = (self.tuned_model or self.base_model) if tuned else self.base_model
+        adapter = self.adapter_dir if tuned else None
+        if self.generation.backend == "openai":
+            tokenizer, window = _backends.load_tokenizer(adapter or weights)
+        else:
+            loaded = _backends.load_model(weights, adapter)
+            tokenizer, window = loaded.tokenizer, loaded.context_window
+        budget = self.chat.max_prompt_tokens or max(256, window - self.generation.max_new_tokens)
+        kept = history[-self.chat.history_turns:] if self.chat.history_turns else []
+        system = self.chat.system_prompt.replace("{name}", self.name)
+        conversation = [*kept, {"role": "user", "content": question}]
+        chunks = None if hits is None else [h.chunk for h in hits]
+        messages, dropped = fit_messages(tokenizer, system, conversation, chunks, budget)
+        dropped["history_messages"] += len(history) - len(kept)
+        if len(history) > len(kept):
+            dropped["notices"].insert(0, f"kept the last {len(kept)} of {len(history)} earlier messages (chat.history_turns)")
+        used = None
+        if hits is not None:
+            used = list(hits[: len(chunks) - len(dropped["chunks"])])  # the budget drops from the end
+            answer.chunk_ids = [h.chunk.id for h in used]
+        answer.dropped = dropped
+        answer.timings["prompt_s"] = time.perf_counter() - started - answer.timings.get("retrieval_s", 0.0)
+        stats = _backends.GenerationStats()
+        if self.generation.backend == "openai":
+            model = self.generation.model or adapter or weights
+            pieces = _backends.stream_openai(self.generation.url, model, messages, self.generation, stats)
+        else:
+            pieces = _backends.stream_local(loaded, messages, self.generation, stats)
+        return pieces, stats, used
+
+    def _finish(self, answer: Answer, pieces: Iterator[str], started: float, stats, used_hits) -> Iterator[Token | Answer]:
+        """Stream the pieces, add the disclaimer, resolve citations, fill timings."""
+        parts: list[str] = []
+        first_at = None
+        for piece in pieces:
+            if first_at is None:
+                first_at = time.perf_counter()
+            parts.append(piece)
+            yield Token(piece)
+        if self.chat.disclaimer:
+            tail = ("\n\n" if parts else "") + self.chat.disclaimer
+            parts.append(tail)
+            yield Token(tail)
+        body = "".join(parts)
+        answer.text = body
+        if used_hits is not None:
+            answer.sources = resolve_citations(body, used_hits)
+        end = time.perf_counter()
+        timings = answer.timings
+        timings["total_s"] = end - started
+        if stats is not None:
+            timings["first_token_s"] = ((stats.first_token_at or first_at or end) - started)
+            timings["new_tokens"] = stats.new_tokens
+            decode_s = (stats.finished_at or end) - (stats.first_token_at or end)
+            timings["tokens_per_s"] = (stats.new_tokens - 1) / decode_s if stats.new_tokens > 1 and decode_s > 0 else None
+        yield answer
+
+    def _decline_text(self, hits) -> str:
+        if self._titles is None:
+            self._titles = document_titles(self.kb)
+        return decline_text(self.chat.decline_message, self._titles, list(hits), self.kb.sources())
+
+
+def _load_kb(index_dir: Path, folder: Path, cfg):
+    if not index_dir.is_dir():
+        raise BuildError(f"{index_dir}: the knowledge base is missing; the build is incomplete: run `tailor build {folder}`")
+    from knowledge import load_index
+
+    return load_index(index_dir, cfg.knowledge if cfg is not None else None)
+
+
+def _check_question(question) -> str:
+    if not isinstance(question, str):
+        raise InputError(f"the question must be text, got {type(question).__name__}")
+    question = question.strip()
+    if not question:
+        raise InputError("the question is empty; type a question")
+    return question
+
+
+def _check_history(history) -> list[dict]:
+    """The conversation so far as {"role": "user"|"assistant", "content": str} messages."""
+    checked = []
+    for i, message in enumerate(history or []):
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant") or not isinstance(message.get("content"), str):
+            raise InputError(f"history[{i}]: each message must be {{'role': 'user' or 'assistant', 'content': text}}, got {message!r:.80}")
+        checked.append({"role": message["role"], "content": message["content"]})
+    return checked

@@ -1,0 +1,264 @@
+"""Where answer tokens come from: the in-process model, or an OpenAI-compatible server.
+
+Both yield text pieces as they are generated, so the rest of chat/ (retrieval, prompt,
+citations, declining) is the same whichever one writes the answer.
+
+In process, each set of weights is loaded at most once per Python process and shared by
+every Assistant and thread (a model is ~0.5 GB; loading it twice would double that and the
+wait). Generation on one model is serialised by its lock: on a CPU two concurrent
+generations only split the same cores, so queueing costs nothing in throughput and keeps
+each answer's time to first token predictable.
+"""
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from knowledge.errors import BuildError, ConfigError, TailorError
+
+# float32 on CPU: measured in bench/chat.py, bf16 decodes slower on CPUs without native bf16
+# matmuls (and is no faster on this one); on a GPU the checkpoint's own dtype is used.
+CPU_DTYPE = "float32"
+
+
+@dataclass
+class LoadedModel:
+    path: str
+    model: object
+    tokenizer: object
+    context_window: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
+class GenerationStats:
+    """Filled while a stream runs: when the first token came and how many there were."""
+
+    first_token_at: float | None = None
+    new_tokens: int = 0
+    finished_at: float | None = None
+
+
+_MODELS: dict[tuple[str, str | None], LoadedModel] = {}
+_TOKENIZERS: dict[str, tuple[object, int]] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def _context_window(config) -> int:
+    for attr in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+        value = getattr(config, attr, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return 2048
+
+
+def _check_weights(path: str, what: str) -> None:
+    folder = Path(path)
+    if folder.exists() and not (folder / "config.json").exists() and not (folder / "adapter_config.json").exists():
+        raise BuildError(f"{folder}: the {what} folder is incomplete (no config.json); the build was interrupted: run `tailor build`")
+
+
+def load_model(path: str, adapter: str | None = None) -> LoadedModel:
+    """The model at `path` (plus a LoRA adapter, merged on load), loaded once per process."""
+    key = (path, adapter)
+    with _LOAD_LOCK:  # a second caller waits for the first load instead of starting another
+        if key in _MODELS:
+            return _MODELS[key]
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        _check_weights(path, "model")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype = getattr(torch, CPU_DTYPE) if device == "cpu" else "auto"
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        except OSError as exc:
+            raise BuildError(f"{path}: cannot load the model ({exc}); run `tailor build` to (re)create it") from None
+        if adapter:
+            from peft import PeftModel
+
+            _check_weights(adapter, "adapter")
+            model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        model.to(device).eval()
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        loaded = LoadedModel(path=path, model=model, tokenizer=tokenizer, context_window=_context_window(model.config))
+        _MODELS[key] = loaded
+        return loaded
+
+
+def load_tokenizer(path: str) -> tuple[object, int]:
+    """Tokenizer and context window of a model served elsewhere: enough to fit the prompt."""
+    with _LOAD_LOCK:
+        if path not in _TOKENIZERS:
+            from transformers import AutoConfig, AutoTokenizer
+
+            try:
+                _TOKENIZERS[path] = (AutoTokenizer.from_pretrained(path), _context_window(AutoConfig.from_pretrained(path)))
+            except OSError as exc:
+                raise BuildError(f"{path}: cannot load the tokenizer ({exc}); run `tailor build` to (re)create it") from None
+        return _TOKENIZERS[path]
+
+
+def generation_kwargs(gen, prompt_length: int) -> dict:
+    """transformers `generate` settings from the `generation:` config: greedy when temperature is 0.
+
+    The repetition penalty counts only the answer's own tokens. transformers' default also
+    penalises every token of the prompt, which for a RAG prompt means the very words of the
+    retrieved documents: measured on the default model, the clinic's hours question went
+    from "The clinic is open on Saturday from ..." to "I'm sorry for any confusion ...".
+    """
+    from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
+
+    kwargs = {"max_new_tokens": gen.max_new_tokens}
+    if gen.repetition_penalty != 1.0:
+        kwargs["logits_processor"] = LogitsProcessorList(
+            [RepetitionPenaltyLogitsProcessor(gen.repetition_penalty, prompt_ignore_length=prompt_length)]
+        )
+    if gen.temperature > 0:
+        kwargs.update(do_sample=True, temperature=gen.temperature, top_p=gen.top_p)
+    else:
+        kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+    return kwargs
+
+
+class _TokenQueue:
+    """A `generate` streamer that hands each new token id to the reading thread."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue = queue.Queue()
+        self._prompt_seen = False
+
+    def put(self, value) -> None:
+        if not self._prompt_seen:  # generate first puts the prompt itself
+            self._prompt_seen = True
+            return
+        for token in value.reshape(-1).tolist():
+            self.queue.put(token)
+
+    def end(self) -> None:
+        self.queue.put(None)
+
+
+def _decode_incrementally(tokenizer, ids: Iterator[int], stats: GenerationStats) -> Iterator[str]:
+    """Text pieces as tokens arrive. A character split over two tokens (emoji, CJK) is held
+    back until it is whole, so no piece ever carries a broken character."""
+    kept: list[int] = []
+    emitted = ""
+    special = set(tokenizer.all_special_ids)
+    for token in ids:
+        stats.new_tokens += 1
+        if stats.first_token_at is None:
+            stats.first_token_at = time.perf_counter()
+        if token in special:
+            continue
+        kept.append(token)
+        text = tokenizer.decode(kept, skip_special_tokens=True)
+        if text.endswith("\ufffd"):
+            continue
+        # Decoding more tokens never rewrites earlier text for byte-level BPE tokenizers.
+        piece = text[len(emitted):]
+        emitted = text
+        if piece:
+            yield piece
+
+
+def stream_local(loaded: LoadedModel, messages: list[dict], gen, stats: GenerationStats) -> Iterator[str]:
+    """Generate with `model.generate` in a worker thread, yielding text pieces as they come.
+
+    The model's lock is held from start to end, so concurrent requests queue. If the reader
+    stops early (a closed browser tab), the stop flag ends generation at the next token and
+    the lock is released.
+    """
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    stop = threading.Event()
+
+    class _Stop(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return stop.is_set()
+
+    tokenizer, model = loaded.tokenizer, loaded.model
+    inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    inputs = {k: v.to(model.device) for k, v in inputs.items()}
+    streamer = _TokenQueue()
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            model.generate(
+                **inputs,
+                streamer=streamer,
+                stopping_criteria=StoppingCriteriaList([_Stop()]),
+                pad_token_id=tokenizer.pad_token_id,
+                **generation_kwargs(gen, inputs["input_ids"].shape[-1]),
+            )
+        except BaseException as exc:  # surfaced in the reading thread below
+            failure.append(exc)
+            streamer.end()
+
+    def token_ids() -> Iterator[int]:
+        while (token := streamer.queue.get()) is not None:
+            yield token
+
+    with loaded.lock:
+        worker = threading.Thread(target=work, name="tailor-generate", daemon=True)
+        worker.start()
+        try:
+            yield from _decode_incrementally(tokenizer, token_ids(), stats)
+        finally:
+            stop.set()
+            worker.join()
+            stats.finished_at = time.perf_counter()
+    if failure:
+        raise failure[0]
+
+
+def stream_openai(url: str, model: str, messages: list[dict], gen, stats: GenerationStats, timeout: float = 120.0) -> Iterator[str]:
+    """Stream a chat completion from an OpenAI-compatible server (vLLM, `transformers serve`,
+    llama.cpp) over server-sent events: one `data: {json}` line per piece, then `data: [DONE]`."""
+    import httpx
+
+    payload = {"model": model, "messages": messages, "stream": True, "max_tokens": gen.max_new_tokens, "temperature": gen.temperature}
+    if gen.temperature > 0:
+        payload["top_p"] = gen.top_p
+    endpoint = url.rstrip("/") + "/chat/completions"
+    try:
+        with httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0)) as client:
+            with client.stream("POST", endpoint, json=payload) as response:
+                if response.status_code != 200:
+                    body = response.read().decode("utf-8", "replace")[:300]
+                    raise TailorError(f"generation server {endpoint} answered HTTP {response.status_code}: {body}; check generation.url and generation.model")
+                for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    event = json.loads(data)
+                    choices = event.get("choices") or []
+                    piece = (choices[0].get("delta") or {}).get("content") if choices else None
+                    usage = event.get("usage") or {}
+                    if usage.get("completion_tokens"):
+                        stats.new_tokens = usage["completion_tokens"]
+                    if piece:
+                        if stats.first_token_at is None:
+                            stats.first_token_at = time.perf_counter()
+                        if not usage:
+                            stats.new_tokens += 1
+                        yield piece
+    except httpx.HTTPError as exc:
+        raise TailorError(f"cannot reach the generation server at {endpoint} ({exc}); start it, or fix generation.url in assistant.yaml") from None
+    finally:
+        stats.finished_at = time.perf_counter()
+
+
+def check_openai_settings(gen) -> None:
+    if gen.backend == "openai" and not gen.url:
+        raise ConfigError("generation.url must be set when generation.backend is openai (e.g. http://127.0.0.1:8000/v1)")

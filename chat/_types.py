@@ -1,0 +1,68 @@
+"""The events an answer streams as: `Token`s while the model writes, then one final `Answer`.
+
+The same generator feeds the terminal, the Gradio app and the evals, so each of them gets
+the text as it is written and the full record (sources, timings, what was dropped) at the end.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+VARIANTS = ("base", "base+rag", "tuned", "tuned+rag")
+
+
+@dataclass
+class Token:
+    """A piece of answer text, in order; joined they make `Answer.text` (without the disclaimer)."""
+
+    text: str
+
+
+@dataclass
+class Citation:
+    """A document the answer rests on. `n` is its [n] marker in the prompt and the answer;
+    `cited` is False when the model named no source and the citation lists what it was given."""
+
+    n: int
+    source: str
+    page: int | None
+    snippet: str
+    score: float
+    chunk_id: str
+    text: str
+    similarity: float | None = None
+    cited: bool = True
+
+
+@dataclass
+class Answer:
+    text: str
+    declined: bool = False
+    escalation: str | None = None
+    sources: list[Citation] = field(default_factory=list)
+    hits: list = field(default_factory=list)
+    chunk_ids: list[str] = field(default_factory=list)
+    variant: str = "base+rag"
+    build_id: str | None = None
+    timings: dict = field(default_factory=dict)
+    dropped: dict = field(default_factory=dict)
+    question: str = ""
+    retrieval_query: str | None = None
+    max_similarity: float | None = None
+    threshold: float | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-safe: what `tailor ask --json` prints and what the app and evals store."""
+        data = {k: v for k, v in asdict(self).items() if k not in ("text", "hits", "sources")}
+        data["hits"] = [_hit_dict(h) for h in self.hits]
+        return {"answer": self.text, "declined": self.declined, "sources": [asdict(c) for c in self.sources], **data}
+
+
+def _hit_dict(hit) -> dict:
+    return {
+        "rank": hit.rank,
+        "chunk_id": hit.chunk.id,
+        "source": hit.chunk.source,
+        "page": hit.chunk.page,
+        "score": float(hit.score),
+        "similarity": float(hit.similarity),
+    }

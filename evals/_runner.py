@@ -1,0 +1,399 @@
+"""`tailor eval`: answer every suite question with every variant, score, and report.
+
+Each result line is appended and flushed as soon as it is scored, so an interrupted run
+keeps its answers and `--resume` picks up where it stopped. The numbers in the report are
+always recomputed from results.jsonl, so a resumed run reports exactly as a fresh one would.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from evals._aggregate import METRIC_BY_NAME, Comparison, comparisons, disagreements, estimates
+from evals._ground import GROUNDED_THRESHOLD, Grounder
+from evals._judge import Judge
+from evals._score import is_rag, score_answer
+from evals._stats import Estimate
+from evals._suite import EvalItem, load_suite, sample_items, suite_name
+from knowledge.errors import InputError
+
+ALL_VARIANTS = ("base", "base+rag", "tuned", "tuned+rag")
+OTHER_PREFIX = "other:"
+RESULTS = "results.jsonl"
+RUN_INFO = "run.json"
+
+
+# --- gates ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Gate:
+    """`--fail-under [VARIANT:]METRIC=VALUE`: the run fails when the metric is below VALUE
+    (for VARIANT, or for every variant that measures it)."""
+
+    metric: str
+    threshold: float
+    variant: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.variant + ':' if self.variant else ''}{self.metric}={self.threshold:g}"
+
+
+def parse_gates(specs: list[str] | None) -> list[Gate]:
+    """Parse and check every gate before the run starts, so a typo costs seconds, not a whole run."""
+    gates = []
+    for spec in specs or []:
+        m = re.fullmatch(r"\s*(?:(?P<variant>[^=]+?):)?(?P<metric>[\w@]+)\s*=\s*(?P<value>[-+0-9.eE]+)\s*", spec)
+        if not m:
+            raise InputError(f"--fail-under {spec!r}: write METRIC=VALUE or VARIANT:METRIC=VALUE, e.g. f1=0.3 or tuned+rag:f1=0.3")
+        metric = m.group("metric")
+        if metric not in METRIC_BY_NAME:
+            raise InputError(f"--fail-under {spec!r}: unknown metric {metric!r}; choose from {', '.join(METRIC_BY_NAME)}")
+        if not METRIC_BY_NAME[metric].higher_is_better:
+            raise InputError(f"--fail-under {spec!r}: {metric} is better when lower, so a floor on it means nothing; "
+                             "gate a quality metric such as f1, accuracy or decline_recall")
+        try:
+            value = float(m.group("value"))
+        except ValueError:
+            raise InputError(f"--fail-under {spec!r}: {m.group('value')!r} is not a number") from None
+        gates.append(Gate(metric, value, m.group("variant")))
+    return gates
+
+
+def check_gates(gates: list[Gate], metrics: dict[str, dict[str, Estimate]]) -> list[str]:
+    """One message per failed gate, naming variant, metric, value and floor."""
+    failures = []
+    for gate in gates:
+        row = metrics.get(gate.metric, {})
+        targets = [gate.variant] if gate.variant else [v for v, e in row.items() if e.value is not None]
+        if gate.variant and (row.get(gate.variant) is None or row[gate.variant].value is None):
+            failures.append(f"{gate}: {gate.variant} has no {gate.metric} on this suite (nothing to measure it on)")
+            continue
+        if not targets:
+            failures.append(f"{gate}: no variant measured {gate.metric} on this suite")
+        for variant in targets:
+            value = row[variant].value
+            if value < gate.threshold:
+                failures.append(f"{variant}:{gate.metric} = {value:.3f} is under {gate.threshold:g}")
+    return failures
+
+
+# --- variants ------------------------------------------------------------------------------
+
+def parse_variants(text: str | list[str] | None) -> list[str] | None:
+    """'base,tuned+rag' -> ['base', 'tuned+rag']; None means the configured default."""
+    if text is None:
+        return None
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    names = [p.strip() for p in parts if p.strip()]
+    for name in names:
+        if name.removeprefix(OTHER_PREFIX) not in ALL_VARIANTS:
+            raise InputError(f"--variants: unknown variant {name!r}; choose from {', '.join(ALL_VARIANTS)} "
+                             f"(prefix '{OTHER_PREFIX}' for the --against build)")
+    return list(dict.fromkeys(names)) or None
+
+
+def resolve_variants(requested, default, have: list[str], other_have: list[str] | None) -> tuple[list[str], list[str]]:
+    """The variants to run and notes about configured ones the build lacks.
+
+    Variants asked for on the command line must exist; configured defaults the build lacks
+    (tuned before `tailor build`) are skipped with a note, so a retrieval-only build still evaluates.
+    """
+    notes = []
+    if requested:
+        chosen = []
+        for name in requested:
+            if name.startswith(OTHER_PREFIX):
+                if other_have is None:
+                    raise InputError(f"--variants {name}: '{OTHER_PREFIX}' variants need --against OTHER_BUILD")
+                if name.removeprefix(OTHER_PREFIX) not in other_have:
+                    raise InputError(f"--variants {name}: the --against build has only {', '.join(other_have)}")
+            elif name not in have:
+                raise InputError(f"--variants {name}: this build has only {', '.join(have)}; "
+                                 "run `tailor build FOLDER` for the tuned variants, or choose from those")
+            chosen.append(name)
+        if other_have is not None and not any(n.startswith(OTHER_PREFIX) for n in chosen):
+            chosen += [OTHER_PREFIX + n for n in chosen if n in other_have]
+        return chosen, notes
+    chosen = [v for v in default if v in have]
+    missing = [v for v in default if v not in have]
+    if missing:
+        notes.append(f"skipped {', '.join(missing)}: not in this build (retrieval-only until `tailor build`)")
+    if other_have is not None:
+        chosen += [OTHER_PREFIX + v for v in default if v in other_have]
+    if not chosen:
+        raise InputError(f"none of the configured variants ({', '.join(default)}) is in this build (it has {', '.join(have)}); "
+                         "pass --variants or set evals.variants in assistant.yaml")
+    return chosen, notes
+
+
+# --- report folders ------------------------------------------------------------------------
+
+def reports_dir(folder: Path) -> Path:
+    return Path(folder) / "build" / "reports"
+
+
+def latest_report_dir(folder: Path, suite: str) -> Path | None:
+    """The newest build/reports/<suite>-<timestamp>/ (timestamps sort as text)."""
+    pattern = re.compile(rf"^{re.escape(suite)}-\d{{8}}-\d{{6}}(?:-\d+)?$")
+    root = reports_dir(folder)
+    dirs = [p for p in root.iterdir() if p.is_dir() and pattern.match(p.name)] if root.is_dir() else []
+    return max(dirs, key=lambda p: (p.name[: len(suite) + 16], len(p.name), p.name)) if dirs else None
+
+
+def new_report_dir(folder: Path, suite: str) -> Path:
+    root = reports_dir(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path, n = root / f"{suite}-{stamp}", 1
+    while path.exists():
+        n += 1
+        path = root / f"{suite}-{stamp}-{n}"
+    path.mkdir()
+    return path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Readers see the old file or the new one, never half of one."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
+    os.replace(tmp, path)
+
+
+def read_results(path: Path) -> list[dict]:
+    """Every complete line of results.jsonl; a line cut by an interruption is skipped."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and "id" in row and "variant" in row:
+            out.append(row)
+    return out
+
+
+# --- the report ----------------------------------------------------------------------------
+
+@dataclass
+class EvalReport:
+    """What one `tailor eval` run measured; `dir` holds results.jsonl, report.md and report.html."""
+
+    dir: Path
+    suite: str
+    suite_path: str
+    n_questions: int
+    n_suite: int
+    seed: int
+    limit: int | None
+    variants: list[str]
+    metrics: dict[str, dict[str, Estimate]]
+    comparisons: list[Comparison]
+    disagreements: list[dict]
+    records: list[dict]
+    gate_failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    build_ids: dict[str, str | None] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    grounded_threshold: float = GROUNDED_THRESHOLD
+    bootstrap_samples: int = 1000
+
+    def value(self, metric: str, variant: str) -> float | None:
+        est = self.metrics.get(metric, {}).get(variant)
+        return None if est is None else est.value
+
+    def significant(self) -> list[Comparison]:
+        return [c for c in self.comparisons if c.winner is not None]
+
+    def to_dict(self) -> dict:
+        return {
+            "suite": self.suite, "suite_path": self.suite_path, "n_questions": self.n_questions, "n_suite": self.n_suite,
+            "seed": self.seed, "limit": self.limit, "variants": self.variants, "build_ids": self.build_ids,
+            "metrics": {m: {v: e.to_dict() for v, e in row.items()} for m, row in self.metrics.items()},
+            "comparisons": [c.to_dict() for c in self.comparisons], "gate_failures": self.gate_failures,
+            "notes": self.notes, "elapsed_s": self.elapsed_s, "grounded_threshold": self.grounded_threshold,
+            "bootstrap_samples": self.bootstrap_samples, "dir": str(self.dir),
+        }
+
+
+def _kb_embedder(assistant):
+    """The assistant's own knowledge-base embedder, so groundedness uses the model retrieval uses."""
+    for name in ("kb", "knowledge", "knowledge_base", "index"):
+        kb = getattr(assistant, name, None)
+        embedder = getattr(kb, "embedder", None)
+        if embedder is not None:
+            return embedder
+    return None
+
+
+def _progress(total: int, initial: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, disable=not enabled, unit="answer", file=sys.stderr, dynamic_ncols=True)
+
+
+def run_eval(
+    folder,
+    cfg=None,
+    suite=None,
+    variants=None,
+    limit: int | None = None,
+    seed: int | None = None,
+    resume: bool = False,
+    against=None,
+    progress: bool = True,
+    fail_under: list[str] | None = None,
+    *,
+    assistant=None,
+    other=None,
+    embedder=None,
+) -> EvalReport:
+    """Answer the suite with each variant, score every answer, and write build/reports/<suite>-<time>/.
+
+    `suite` is a JSONL file or folder (default FOLDER/evals/); `variants` a list or 'a,b' text
+    (default cfg.evals.variants that the build has); `limit` a stratified sample of that many
+    questions drawn with `seed` (default cfg.evals.seed); `against` another build whose variants
+    run too, prefixed 'other:'. `assistant`, `other` and `embedder` replace the loaded ones (tests).
+    Gates in `fail_under` are checked before anything runs and reported in `gate_failures`.
+    """
+    started = time.perf_counter()
+    folder = Path(folder)
+    if cfg is None:
+        from builder.config import load_config
+
+        cfg = load_config(folder)
+    suite_path = Path(suite) if suite else folder / "evals"
+    if suite is None and not suite_path.is_dir():
+        raise InputError(f"{suite_path}: no eval suites; add JSONL files there (see docs/EVALUATION.md) or pass --suite PATH")
+    items = load_suite(suite_path)
+    name = suite_name(suite_path)
+    seed = cfg.evals.seed if seed is None else seed
+    chosen = sample_items(items, limit, seed)
+    gates = parse_gates(fail_under)
+    requested = parse_variants(variants)
+
+    if assistant is None:
+        from chat import Assistant
+
+        assistant = Assistant.load(folder, cfg)
+    if against is not None and other is None:
+        from chat import Assistant
+
+        other = Assistant.load(Path(against))
+    run_variants, notes = resolve_variants(requested, list(cfg.evals.variants), list(assistant.variants),
+                                           None if other is None else list(other.variants))
+    for gate in gates:
+        if gate.variant and gate.variant not in run_variants:
+            raise InputError(f"--fail-under {gate}: {gate.variant} is not evaluated in this run ({', '.join(run_variants)})")
+    if limit is not None and limit < len(items):
+        notes.append(f"sample of {len(chosen)} of {len(items)} questions (seed {seed}, decline questions kept in proportion)")
+
+    judge = None
+    if cfg.evals.judge_url:
+        judge = Judge(cfg.evals.judge_url, cfg.evals.judge_model)
+        judge.check()
+    grounder = None
+    if any(is_rag(v) for v in run_variants):
+        emb = embedder or _kb_embedder(assistant)
+        if emb is None:
+            from knowledge import load_embedder
+
+            emb = load_embedder(cfg.knowledge.embedder)
+        grounder = Grounder(emb)
+
+    build_ids = {"this": getattr(assistant, "build_id", None)}
+    if other is not None:
+        build_ids["other"] = getattr(other, "build_id", None)
+
+    out_dir = latest_report_dir(folder, name) if resume else None
+    if resume and out_dir is None:
+        notes.append(f"--resume: no earlier {name} report, started a new one")
+    out_dir = out_dir or new_report_dir(folder, name)
+    results_path = out_dir / RESULTS
+    info = {"suite": name, "suite_path": str(suite_path), "seed": seed, "limit": limit, "variants": run_variants,
+            "ids": [it.id for it in chosen], "build_ids": build_ids, "started": datetime.now().isoformat(timespec="seconds"),
+            "against": None if against is None else str(against), "judge_url": cfg.evals.judge_url}
+    write_atomic(out_dir / RUN_INFO, json.dumps(info, indent=2))
+
+    def build_of(variant: str):
+        return build_ids["other" if variant.startswith(OTHER_PREFIX) else "this"]
+
+    done = {(r["id"], r["variant"]) for r in read_results(results_path) if r.get("build_id") == build_of(r["variant"])}
+    todo = [(it, v) for it in chosen for v in run_variants if (it.id, v) not in done]
+    if resume and done:
+        notes.append(f"resumed: {len(chosen) * len(run_variants) - len(todo)} answers kept from the interrupted run")
+
+    with open(results_path, "a", encoding="utf-8") as out, _progress(len(chosen) * len(run_variants),
+                                                                    len(chosen) * len(run_variants) - len(todo), progress) as bar:
+        if out.tell() > 0 and not results_path.read_bytes().endswith(b"\n"):
+            out.write("\n")  # the interrupted run was cut mid-line; start clean
+        warm: set[str] = set()
+        try:
+            for item, variant in todo:
+                bar.set_description(variant)
+                who, real = (other, variant.removeprefix(OTHER_PREFIX)) if variant.startswith(OTHER_PREFIX) else (assistant, variant)
+                answer = who.answer(item.question, variant=real)
+                chat_cfg = getattr(who, "chat", None) or cfg.chat  # the answering build's own guardrail texts
+                record = score_answer(item, variant, answer, grounder=grounder, judge=judge,
+                                      decline_message=chat_cfg.decline_message, disclaimer=chat_cfg.disclaimer)
+                if record["build_id"] is None:
+                    record["build_id"] = build_of(variant)
+                if variant not in warm:
+                    record["timings"]["cold"] = True  # loaded models on the way: left out of latency
+                    warm.add(variant)
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                out.flush()
+                bar.update(1)
+        except KeyboardInterrupt:
+            bar.close()
+            print(f"\ninterrupted: the answers scored so far are kept in {results_path}; "
+                  f"run the same command with --resume to continue", file=sys.stderr)
+            raise
+    if judge is not None:
+        judge.close()
+
+    report = aggregate_report(out_dir, chosen, run_variants, seed, limit, len(items), str(suite_path),
+                              cfg.evals.bootstrap_samples, build_ids, notes)
+    report.gate_failures = check_gates(gates, report.metrics)
+    report.elapsed_s = time.perf_counter() - started
+    from evals._report import write_reports
+
+    write_reports(report)
+    return report
+
+
+def aggregate_report(out_dir: Path, items: list[EvalItem], variants: list[str], seed: int, limit, n_suite: int,
+                     suite_path: str, samples: int, build_ids: dict, notes: list[str]) -> EvalReport:
+    """The report's numbers from results.jsonl: the latest line per (question, variant) of this run's sample."""
+    ids = [it.id for it in items]
+    wanted = {(i, v) for i in ids for v in variants}
+    latest: dict[tuple[str, str], dict] = {}
+    for row in read_results(out_dir / RESULTS):
+        key = (row["id"], row["variant"])
+        if key in wanted:
+            latest[key] = row
+    metrics = estimates(latest, ids, variants, samples, seed)
+    comps = comparisons(latest, ids, variants, list(metrics), samples, seed)
+    records = [latest[(i, v)] for i in ids for v in variants if (i, v) in latest]
+    return EvalReport(
+        dir=out_dir, suite=_suite_of(out_dir), suite_path=suite_path,
+        n_questions=len(items), n_suite=n_suite, seed=seed, limit=limit, variants=variants, metrics=metrics,
+        comparisons=comps, disagreements=disagreements(latest, ids, variants), records=records,
+        notes=list(notes), build_ids=build_ids, bootstrap_samples=samples,
+    )
+
+
+def _suite_of(out_dir: Path) -> str:
+    return re.sub(r"-\d{8}-\d{6}(?:-\d+)?$", "", out_dir.name)

@@ -1,0 +1,134 @@
+"""One answer to one suite question -> one result line with every per-question score."""
+from __future__ import annotations
+
+from evals._ground import Grounder
+from evals._judge import Judge
+from evals._metrics import (
+    choice_correct,
+    citation_scores,
+    exact_match,
+    numbers_match,
+    parse_choice,
+    parse_numbers,
+    parse_yes_no,
+    retrieval_scores,
+    rouge_l,
+    text_declines,
+    token_f1,
+)
+from evals._suite import EvalItem
+
+DEFAULT_TOLERANCE = 0.01  # relative; an item's `tolerance` field overrides it
+CORE_FIELDS = {"id", "variant", "question", "reference", "answer_type", "gold_docs", "tags", "answer", "declined",
+               "declined_flag", "escalation", "sources", "hits", "scores", "parsed", "timings", "build_id", "dropped"}
+
+
+def is_rag(variant: str) -> bool:
+    """'base+rag' and 'other:tuned+rag' retrieve; 'base' and 'tuned' answer from the model alone."""
+    return variant.split(":", 1)[-1].endswith("+rag")
+
+
+def _chunk(hit):
+    return getattr(hit, "chunk", hit)
+
+
+def context_hits(answer) -> list:
+    """The hits the model was actually shown, numbered [1].. in the prompt: chat drops the
+    lowest-ranked chunks when the prompt is over budget, so those cannot be cited."""
+    dropped = set((getattr(answer, "dropped", None) or {}).get("chunks") or [])
+    return [h for h in (getattr(answer, "hits", None) or []) if getattr(_chunk(h), "id", None) not in dropped]
+
+
+def _strip_disclaimer(text: str, disclaimer: str | None) -> str:
+    if disclaimer and disclaimer.strip() and text.rstrip().endswith(disclaimer.strip()):
+        return text.rstrip()[: -len(disclaimer.strip())].rstrip()
+    return text
+
+
+def answer_scores(item: EvalItem, text: str) -> tuple[dict, object]:
+    """The answer-type metrics and what was parsed from the answer (verdict, number or option)."""
+    ref = item.answer
+    if item.answer_type == "free":
+        return {"em": exact_match(text, ref), "f1": token_f1(text, ref), "rouge_l": rouge_l(text, ref)}, None
+    if item.answer_type == "yes_no":
+        verdict = parse_yes_no(text)
+        return {"accuracy": float(verdict is not None and verdict == parse_yes_no(ref))}, verdict
+    if item.answer_type == "number":
+        tol = DEFAULT_TOLERANCE if item.tolerance is None else item.tolerance
+        numbers = [n.value for n in parse_numbers(text)]
+        return {"accuracy": float(numbers_match(text, ref, rel_tol=tol) is True)}, numbers[:5]
+    if item.answer_type == "choice":
+        picked = parse_choice(text, item.choices or None)
+        return {"accuracy": float(choice_correct(text, ref, item.choices or None))}, picked
+    return {}, None  # decline questions are scored by the declining metrics
+
+
+def score_answer(
+    item: EvalItem,
+    variant: str,
+    answer,
+    *,
+    grounder: Grounder | None = None,
+    judge: Judge | None = None,
+    decline_message: str | None = None,
+    disclaimer: str | None = None,
+) -> dict:
+    """The result line for `answer` (a chat.Answer, or anything shaped like one)."""
+    raw_text = getattr(answer, "text", "") or ""
+    text = _strip_disclaimer(raw_text, disclaimer)
+    flag = bool(getattr(answer, "declined", False))
+    declined = flag or text_declines(text, decline_message)
+    rag = is_rag(variant)
+    hits = context_hits(answer) if rag else []
+    all_hits = list(getattr(answer, "hits", None) or []) if rag else []
+
+    scores, parsed = answer_scores(item, text)
+    if rag and item.gold_docs:
+        scores.update(retrieval_scores([_chunk(h).source for h in all_hits], item.gold_docs))
+    if rag and not declined and not getattr(answer, "escalation", None):
+        markers = {n: _chunk(h).source for n, h in enumerate(hits, start=1)}
+        cites = citation_scores(text, markers, [] if item.is_decline else item.gold_docs)
+        scores.update(cites)
+        if grounder is not None and hits:
+            g = grounder.score(text, [_chunk(h).text for h in hits])
+            if g is not None:
+                scores["groundedness"] = g
+    if judge is not None and not item.is_decline:
+        j = judge.score(item.question, item.answer, text)
+        if j is not None:
+            scores["judge"] = j
+
+    record = {
+        "id": item.id,
+        "variant": variant,
+        "question": item.question,
+        "reference": item.answer,
+        "answer_type": item.answer_type,
+        "gold_docs": item.gold_docs,
+        "tags": item.tags,
+        "answer": raw_text,
+        "declined": declined,
+        "declined_flag": flag,
+        "escalation": getattr(answer, "escalation", None),
+        "sources": [{"n": getattr(c, "n", None), "source": getattr(c, "source", None), "page": getattr(c, "page", None),
+                     "cited": getattr(c, "cited", True)} for c in (getattr(answer, "sources", None) or [])],
+        "hits": [{"rank": getattr(h, "rank", i), "source": _chunk(h).source, "page": getattr(_chunk(h), "page", None),
+                  "similarity": _float(getattr(h, "similarity", None))} for i, h in enumerate(all_hits, start=1)],
+        "scores": scores,
+        "parsed": parsed,
+        "timings": {k: _float(v) for k, v in (getattr(answer, "timings", None) or {}).items()},
+        "build_id": getattr(answer, "build_id", None),
+    }
+    dropped = getattr(answer, "dropped", None)
+    if dropped and any(dropped.get(k) for k in ("chunks", "history_messages", "question_tokens")):
+        record["dropped"] = {k: dropped.get(k) for k in ("chunks", "history_messages", "question_tokens")}
+    for key, value in item.extra.items():
+        record[key if key not in CORE_FIELDS else f"extra_{key}"] = value
+    return record
+
+
+def _float(value):
+    try:
+        return None if value is None else round(float(value), 6)
+    except (TypeError, ValueError):
+        return value

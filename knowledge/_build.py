@@ -1,0 +1,272 @@
+"""Building the index: scan docs/, reuse what has not changed, embed the rest, swap atomically.
+
+Files are read one at a time and only their chunks are kept. A file whose content hash is
+the one recorded in the last manifest (with the same embedder and chunking settings) reuses
+its chunks and stored embeddings without being read again, so re-indexing an unchanged
+folder makes no embedding call and never loads the model. A changed file is re-chunked, and
+only its chunks whose text is new are embedded.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import _store
+from ._chunk import CHUNKER_VERSION, chunk_document, embedding_text
+from ._embed import Embedder, load_embedder
+from ._load import SUPPORTED, Unreadable, load_document
+from ._types import Chunk
+from .config import KnowledgeConfig
+from .errors import IndexError_, InputError
+
+EMBED_GROUP = 2048  # chunks per encode call: big enough to batch well, small enough to show progress
+
+
+@dataclass
+class IndexReport:
+    """What `tailor index` did, file by file."""
+
+    index_dir: str
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # source -> reason
+    warnings: list[str] = field(default_factory=list)
+    n_chunks: int = 0
+    n_embedded: int = 0  # chunks sent to the embedder in this run
+    seconds: float = 0.0
+    version: str = ""
+
+    @property
+    def indexed(self) -> list[str]:
+        return self.added + self.changed + self.unchanged
+
+    def summary(self) -> str:
+        lines = [
+            f"Indexed {len(self.indexed)} files into {self.index_dir}: "
+            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.unchanged)} unchanged, "
+            f"{len(self.removed)} removed, {len(self.skipped)} skipped.",
+            f"{self.n_chunks} chunks ({self.n_embedded} embedded in this run) in {self.seconds:.1f} s.",
+        ]
+        for source, reason in sorted(self.skipped.items()):
+            lines.append(f"  skipped {source}: {reason}")
+        for source in self.removed:
+            lines.append(f"  removed {source}")
+        for warning in self.warnings:
+            lines.append(f"  warning: {warning}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def scan_docs(docs_dir: Path) -> list[tuple[str, Path]]:
+    """(source, path) for every file under docs/, in a stable order; hidden files left out."""
+    if not docs_dir.is_dir():
+        raise InputError(
+            f"{docs_dir}: no such folder; put your documents ({', '.join(sorted(SUPPORTED))}) in it, then run `tailor index` again"
+        )
+    files = []
+    for path in sorted(docs_dir.rglob("*")):
+        rel = path.relative_to(docs_dir)
+        if path.is_file() and not any(part.startswith(".") for part in rel.parts):
+            files.append((rel.as_posix(), path))
+    if not files:
+        raise InputError(
+            f"{docs_dir} is empty; put your documents ({', '.join(sorted(SUPPORTED))}) in it, then run `tailor index` again"
+        )
+    return files
+
+
+def _first_copies(digests: dict[str, str], old_files: dict) -> dict[str, str]:
+    """For each content hash, the one file indexed: the one indexed last time if it is still
+    there (so citations do not jump between copies), else the first in path order."""
+    keep: dict[str, str] = {}
+    for source, digest in digests.items():
+        current = keep.get(digest)
+        if current is None or (source in old_files and current not in old_files):
+            keep[digest] = source
+    return keep
+
+
+def chunk_settings(cfg: KnowledgeConfig, embedder: Embedder) -> dict:
+    return {
+        "chunk_size": cfg.chunk_size,
+        "chunk_overlap": cfg.chunk_overlap,
+        "chunk_context": cfg.chunk_context,
+        "max_tokens": embedder.content_tokens,
+        "chunker": CHUNKER_VERSION,
+    }
+
+
+def _previous(index_dir: Path, embedder: Embedder, settings: dict):
+    """The live version's manifest, chunks by source and embeddings, or Nones when it cannot be reused."""
+    version = _store.current_version(index_dir)
+    if version is None:
+        return None, {}, None
+    try:
+        manifest = _store.read_manifest(version)
+    except IndexError_:
+        return None, {}, None
+    if manifest.get("embedder_path") != embedder.path or manifest.get("chunking") != settings:
+        return manifest, {}, None  # other embedder or chunking: everything is rebuilt
+    by_source: dict[str, list[tuple[Chunk, int]]] = {}
+    for row, data in enumerate(_store.read_chunks(version)):
+        chunk = Chunk.from_dict(data)
+        by_source.setdefault(chunk.source, []).append((chunk, row))
+    return manifest, by_source, _store.read_embeddings(version)
+
+
+def build_index(
+    docs_dir: str | Path,
+    index_dir: str | Path,
+    cfg: KnowledgeConfig | None = None,
+    progress: bool = True,
+    embedder: Embedder | None = None,
+) -> IndexReport:
+    """Index every document under `docs_dir` into `index_dir` (incremental, atomic swap)."""
+    started = time.perf_counter()
+    cfg = cfg or KnowledgeConfig()
+    docs_dir, index_dir = Path(docs_dir), Path(index_dir)
+    files = scan_docs(docs_dir)
+    embedder = embedder or load_embedder(cfg.embedder)
+    settings = chunk_settings(cfg, embedder)
+    old_manifest, old_chunks, old_embeddings = _previous(index_dir, embedder, settings)
+    old_files = (old_manifest or {}).get("files", {})
+    report = IndexReport(index_dir=str(index_dir))
+    _store.remove_stale_partials(index_dir, older_than_s=3600)
+
+    chunks: list[Chunk] = []
+    rows: list[int | None] = []  # row in the old embeddings, or None: to embed
+    file_records: dict[str, dict] = {}
+    digests = {source: file_hash(path) for source, path in files if path.suffix.lower() in SUPPORTED}
+    keep = _first_copies(digests, old_files)
+    bar = _progress(len(files), progress, "Reading")
+    for source, path in files:
+        bar.update(1)
+        if source not in digests:
+            report.skipped[source] = f"unsupported file type '{path.suffix or path.name}'"
+            continue
+        digest = digests[source]
+        if keep[digest] != source:
+            report.skipped[source] = f"same content as {keep[digest]} (indexed once)"
+            continue
+        previous = old_files.get(source)
+        if previous and previous.get("sha256") == digest and source in old_chunks:
+            for chunk, row in old_chunks[source]:
+                chunks.append(chunk)
+                rows.append(row)
+            file_records[source] = previous
+            report.unchanged.append(source)
+            continue
+        if path.stat().st_size == 0:
+            report.skipped[source] = "empty file"
+            continue
+        try:
+            doc = load_document(path, source)
+        except Unreadable as exc:
+            report.skipped[source] = str(exc)
+            report.warnings.append(f"{source}: {exc}")
+            continue
+        report.warnings.extend(doc.warnings)
+        new = chunk_document(doc, embedder.count_tokens, cfg.chunk_size, cfg.chunk_overlap, embedder.content_tokens, cfg.chunk_context)
+        del doc  # one document in memory at a time
+        if not new:
+            report.skipped[source] = "no text found (only whitespace or markup)"
+            continue
+        chunks.extend(new)
+        rows.extend([None] * len(new))
+        file_records[source] = {"sha256": digest, "chunks": len(new), "bytes": path.stat().st_size}
+        (report.changed if source in old_files else report.added).append(source)
+    bar.close()
+    report.removed = sorted(set(old_files) - set(file_records) - set(report.skipped))
+    if not chunks:
+        reasons = "; ".join(f"{s}: {r}" for s, r in sorted(report.skipped.items())[:10])
+        raise InputError(f"{docs_dir}: no document could be indexed ({reasons}); add .md, .txt, .html, .pdf or .docx files with text")
+
+    texts = [embedding_text(c, cfg.chunk_context) for c in chunks]
+    embeddings = _embeddings(chunks, texts, rows, old_chunks, old_embeddings, embedder, cfg, progress, report)
+
+    manifest = {
+        "format": _store.FORMAT_VERSION,
+        "embedder": embedder.name,
+        "embedder_path": embedder.path,
+        "dimension": int(embeddings.shape[1]),
+        "chunking": settings,
+        "index_type": cfg.index_type,
+        "n_chunks": len(chunks),
+        "files": file_records,
+        "skipped": report.skipped,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    partial = _store.new_version_dir(index_dir)
+    try:
+        _store.write_version(partial, manifest, chunks, embeddings, texts, cfg.index_type)
+        final = _store.commit_version(index_dir, partial)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    report.version = final.name
+    report.n_chunks = len(chunks)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _embeddings(chunks, texts, rows, old_chunks, old_embeddings, embedder, cfg, progress, report) -> np.ndarray:
+    """Old rows for reused chunks; for the rest, a stored vector with the same text when there is
+    one (an edit elsewhere in a changed file), else a fresh embedding."""
+    reusable: dict[str, int] = {}
+    if old_embeddings is not None:
+        for items in old_chunks.values():
+            for chunk, row in items:
+                reusable.setdefault(embedding_text(chunk, cfg.chunk_context), row)
+    todo: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        if row is None:
+            row = reusable.get(texts[i])
+            rows[i] = row
+        if row is None:
+            todo.setdefault(texts[i], []).append(i)
+    dim = old_embeddings.shape[1] if old_embeddings is not None and not todo else None
+    fresh = None
+    if todo:
+        unique = list(todo)
+        bar = _progress(len(unique), progress, "Embedding", unit="chunk")
+        parts = []
+        for at in range(0, len(unique), EMBED_GROUP):
+            group = unique[at : at + EMBED_GROUP]
+            parts.append(embedder.encode(group, batch_size=cfg.batch_size))
+            bar.update(len(group))
+        bar.close()
+        fresh = np.concatenate(parts)
+        dim = fresh.shape[1]
+        report.n_embedded = len(unique)
+    out = np.empty((len(chunks), dim), dtype=np.float32)
+    for i, row in enumerate(rows):
+        if row is not None:
+            out[i] = old_embeddings[row]
+    if fresh is not None:
+        for j, text in enumerate(todo):
+            out[todo[text]] = fresh[j]
+    return out
+
+
+def _progress(total: int, enabled: bool, desc: str, unit: str = "file"):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=False)

@@ -1,0 +1,82 @@
+"""The app's API over gradio_client, against a real server on loopback: /ask streams a real
+answer from chat.Assistant with its sources, /vote stores a preference pair; bad input gets
+a clear error. One test runs 8 clients at once over a slow fake, to show the queue serves
+them concurrently from one shared assistant."""
+import concurrent.futures
+import threading
+import time
+
+import pytest
+from gradio_client import Client
+
+from app import feedback_paths, read_jsonl
+
+
+def test_ask_streams_an_answer_with_sources(real_server):
+    url, folder, live = real_server
+    client = Client(url, verbose=False)
+    job = client.submit("When are you open on Saturday?", "base+rag", api_name="/ask")
+    updates = list(job)
+    text, sources = job.result()
+    assert len(updates) >= 2  # partial texts, then the final answer with its sources
+    assert updates[0][1] == []  # sources come with the final update only
+    assert text.strip() and text.startswith(updates[0][0].rstrip()[:1])
+    assert sources and sources[0]["source"] in {"hours.md", "billing.md", "vaccines.txt"}
+    assert {"n", "source", "page", "score", "snippet", "chunk_id"} <= set(sources[0])
+    assert "hours.md" in [s["source"] for s in sources]
+
+
+def test_ask_rejects_empty_question_and_unknown_variant(real_server):
+    url, _, _ = real_server
+    client = Client(url, verbose=False)
+    with pytest.raises(Exception, match="question is empty"):
+        client.predict("   ", "base", api_name="/ask")
+    with pytest.raises(Exception, match="variant 'huge' is not in this build"):
+        client.predict("When are you open?", "huge", api_name="/ask")
+
+
+def test_vote_appends_a_pair_and_refuses_a_vote_without_answers(real_server):
+    url, folder, live = real_server
+    client = Client(url, verbose=False)
+    votes_path, prefs_path = feedback_paths(folder)
+    before = len(read_jsonl(prefs_path))
+    result = client.predict("Do you take cards? mail me at x@y.org", "base", "No idea.", "tuned+rag", "Yes, all major cards [1].",
+                            "B", "", api_name="/vote")
+    assert result["winner"] == "tuned+rag" and result["pairs"] == 1
+    pair = read_jsonl(prefs_path)[-1]
+    assert len(read_jsonl(prefs_path)) == before + 1
+    assert pair["chosen"] == "Yes, all major cards [1]." and pair["rejected"] == "No idea."
+    assert pair["prompt"] == "Do you take cards? mail me at [email]"  # privacy.redact is on by default
+    assert pair["build_id"] == live.build_id and pair["build_id"] not in (None, "retrieval-only")
+    with pytest.raises(Exception, match="ask a question first"):
+        client.predict("", "base", "", "tuned", "", "A", "", api_name="/vote")
+    with pytest.raises(Exception, match="winner must be A, B, tie or both_bad"):
+        client.predict("q", "base", "x", "tuned", "y", "C", "", api_name="/vote")
+    assert len(read_jsonl(prefs_path)) == before + 1
+
+
+def test_eight_concurrent_clients_are_served_at_once(fake_server):
+    url, folder, fake = fake_server
+    active, peak, lock = [0], [0], threading.Lock()
+    original = fake.stream
+
+    def counting_stream(*args, **kwargs):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        try:
+            yield from original(*args, **kwargs)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    fake.stream = counting_stream
+    fake.delay = 0.05
+
+    def one(i):
+        return Client(url, verbose=False).predict(f"question {i}", "base+rag", api_name="/ask")
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(8)))
+    assert [r[0].strip() for r in results] == [f"base+rag answers: question {i}" for i in range(8)]
+    assert peak[0] >= 4  # the queue ran them side by side, not one after another

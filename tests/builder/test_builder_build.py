@@ -1,0 +1,194 @@
+"""`tailor build` on the tiny model: training changes the weights, stages cache, an interrupted
+build leaves the previous one usable and resumes, bad input stops the build with nothing lost."""
+import json
+import shutil
+
+import pytest
+from safetensors.torch import load_file
+
+from builder import build, export_gguf
+from builder.config import load_config
+from knowledge.errors import ConfigError, InputError
+
+from builder_fixtures import make_folder, write_jsonl
+
+
+def lora_tensors(adapter_dir):
+    return {k: v for k, v in load_file(adapter_dir / "adapter_model.safetensors").items() if "lora_" in k}
+
+
+def statuses(summary):
+    return {s.name: s.status for s in summary.stages}
+
+
+def test_build_trains_exports_and_records(built):
+    from transformers import AutoModelForCausalLM
+
+    folder, summary = built
+    assert statuses(summary) == dict.fromkeys(("index", "base", "data", "sft", "dpo", "calibrate", "export", "evaluate"), "ran")
+    b = folder / "build"
+    # LoRA B matrices start at zero: non-zero ones mean SFT changed the weights, and DPO changed them again.
+    sft, dpo = lora_tensors(b / "adapters" / "sft"), lora_tensors(b / "adapters" / "dpo")
+    assert any(v.abs().sum() > 0 for k, v in sft.items() if "lora_B" in k)
+    assert sft.keys() == dpo.keys() and any(not (sft[k] == dpo[k]).all() for k in sft)
+    assert not list(b.glob("model.tmp-*")) and not list(b.glob("model.old-*"))
+    AutoModelForCausalLM.from_pretrained(b / "model")  # plain Hugging Face format
+
+    manifest = json.loads((b / "manifest.json").read_text())
+    assert manifest["model_dir"] == "model" and manifest["adapter_dir"] == "adapters/dpo" and manifest["index_dir"] == "index"
+    assert manifest["retrieval"] == {"k": 2, "mode": "hybrid"}
+    assert manifest["decline"]["threshold"] > 0 and "general_questions" in manifest["decline"]["method"]
+    record = manifest["record"]
+    assert record["sft"]["train_loss"] > 0 and record["sft"]["tokens_per_s"] > 0
+    dpo = record["dpo"]
+    assert dpo["pairs"]["user"] == 6 and dpo["pairs"]["feedback"] == 0
+    assert 0 <= dpo["reward_accuracy"] <= 1 and dpo["learning_rate"] == 0.005 and "reward_margin" in dpo
+    assert set(record["evaluation"]) >= {"n", "base", "tuned"} and record["evaluation"]["tuned"]["eval_loss"] > 0
+    assert record["inputs"]["conversations"] and record["versions"]["trl"]
+    assert (b / "logs").is_dir() and any((b / "logs").iterdir())
+
+
+def test_second_build_trains_nothing_and_keeps_the_manifest(built_copy):
+    manifest = (built_copy / "build" / "manifest.json").read_bytes()
+    summary = build(built_copy, load_config(built_copy), quiet=True)
+    assert set(statuses(summary).values()) == {"cached"}
+    assert "nothing was retrained" in str(summary)
+    assert (built_copy / "build" / "manifest.json").read_bytes() == manifest
+
+
+def test_changed_document_reindexes_without_preparing_the_base_again(built_copy):
+    (built_copy / "docs" / "fees.md").write_text("# Fees\n\nA standard consultation now costs 70 euros.\n")
+    summary = build(built_copy, load_config(built_copy), skip_train=True, quiet=True)
+    assert statuses(summary) == {"index": "ran", "base": "cached", "calibrate": "ran"}
+    manifest = json.loads((built_copy / "build" / "manifest.json").read_text())
+    assert manifest["model_dir"] is None and manifest["record"]["retrieval_only"]
+
+
+def test_force_reruns_the_stage_and_what_follows(built_copy):
+    summary = build(built_copy, load_config(built_copy), force=("calibrate",), quiet=True)
+    s = statuses(summary)
+    assert s["calibrate"] == "ran" and s["sft"] == "cached" and s["evaluate"] == "cached"
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_build_keeps_the_old_model_and_resumes(built_copy, monkeypatch):
+    from transformers import AutoModelForCausalLM, TrainerCallback
+
+    import builder._sft as sft_module
+
+    b = built_copy / "build"
+    old_manifest = (b / "manifest.json").read_bytes()
+    with (built_copy / "data" / "conversations.jsonl").open("a") as fh:
+        fh.write(json.dumps({"messages": [{"role": "user", "content": "Do you open on holidays?"},
+                                          {"role": "assistant", "content": "The clinic is closed on Sundays and public holidays."}]}) + "\n")  # fmt: skip
+
+    class StopAtStep2(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step >= 2:
+                raise Interrupt()
+
+    real_run_sft = sft_module.run_sft
+    monkeypatch.setattr(sft_module, "run_sft", lambda *a, **kw: real_run_sft(*a, **{**kw, "callbacks": [StopAtStep2()]}))
+    with pytest.raises(Interrupt):
+        build(built_copy, load_config(built_copy), quiet=True)
+    # The previous build is untouched and loadable.
+    assert (b / "manifest.json").read_bytes() == old_manifest
+    AutoModelForCausalLM.from_pretrained(b / "model")
+    assert list((b / "checkpoints" / "sft").glob("checkpoint-*"))
+
+    monkeypatch.setattr(sft_module, "run_sft", real_run_sft)
+    summary = build(built_copy, load_config(built_copy), resume=True, quiet=True)
+    assert summary.stage("sft").result["resumed_from"].startswith("checkpoint-")
+    assert summary.manifest_written and (b / "manifest.json").read_bytes() != old_manifest
+    assert not list(b.glob("model.tmp-*")) and not (b / "checkpoints" / "sft").exists()
+
+
+def test_bad_line_stops_the_build_and_loses_nothing(built_copy):
+    old_manifest = (built_copy / "build" / "manifest.json").read_bytes()
+    with (built_copy / "data" / "conversations.jsonl").open("a") as fh:
+        fh.write('{"messages": [{"role": "user", "content": "oops"}\n')
+    with pytest.raises(InputError, match=r"conversations.jsonl:13: not valid JSON"):
+        build(built_copy, load_config(built_copy), quiet=True)
+    assert (built_copy / "build" / "manifest.json").read_bytes() == old_manifest
+
+
+def test_long_examples_are_truncated_and_counted(built_copy, caplog):
+    long_answer = "Harbor Clinic is open Monday to Friday from 8:00 to 18:00. " + "We also answer the phone. " * 80
+    with (built_copy / "data" / "conversations.jsonl").open("a") as fh:
+        fh.write(json.dumps({"messages": [{"role": "user", "content": "Tell me everything?"}, {"role": "assistant", "content": long_answer}]}) + "\n")
+    summary = build(built_copy, load_config(built_copy), only="data", quiet=True)
+    data = summary.stage("data").result
+    truncated = data["train_contexts"]["truncated"] + data["eval_contexts"]["truncated"]
+    assert truncated == 1 and (13 in data["train_contexts"]["truncated_lines"] or 13 in data["eval_contexts"]["truncated_lines"])
+    assert "ran only data" in str(summary) and not summary.manifest_written
+
+
+def test_too_few_conversations_names_the_minimum(tmp_path, tiny_model_dir):
+    folder = make_folder(tmp_path / "few", tiny_model_dir)
+    rows = [json.loads(line) for line in (folder / "data" / "conversations.jsonl").read_text().splitlines()[:2]]
+    write_jsonl(folder / "data" / "conversations.jsonl", rows)
+    with pytest.raises(InputError, match=r"2 usable conversation\(s\); SFT needs at least builder.min_conversations = 4"):
+        build(folder, load_config(folder), quiet=True)
+
+
+def test_missing_data_files_make_a_retrieval_only_assistant(tmp_path, tiny_model_dir):
+    folder = make_folder(tmp_path / "docs-only", tiny_model_dir, conversations=False, preferences=False)
+    summary = build(folder, load_config(folder), quiet=True)
+    s = statuses(summary)
+    assert s["sft"] == s["dpo"] == s["export"] == "skipped" and s["calibrate"] == "ran"
+    assert any("no data/conversations.jsonl" in n for n in summary.notes)
+    manifest = json.loads((folder / "build" / "manifest.json").read_text())
+    assert manifest["model_dir"] is None and manifest["adapter_dir"] is None and summary.retrieval_only
+    assert manifest["decline"]["method"].startswith("fallback")
+
+
+def test_unknown_base_model_lists_the_aliases(tmp_path):
+    from builder._build import _resolve_base
+    from builder.config import config_from_dict
+
+    cfg = config_from_dict({"builder": {"base_model": "no-such-model"}}, tmp_path / "assistant.yaml")
+    with pytest.raises(ConfigError, match="smollm2-135m-instruct"):
+        _resolve_base(cfg)
+
+
+def test_raft_contexts(built, tokenizer):
+    from builder._data import render_train
+    from builder._inputs import load_conversations
+    from knowledge import load_index
+
+    folder, _ = built
+    cfg = load_config(folder)
+    kb = load_index(folder / "build" / "index")
+    convs = load_conversations(folder / "data" / "conversations.jsonl")
+    cfg.builder.raft_distractor_only = 0.0
+    rows, stats = render_train(convs, kb, cfg, tokenizer)
+    assert stats.oracle == len(convs)  # every answer is a sentence of the documents
+    assert all(r["reference"] in r["messages"][0]["content"] for r in rows)
+    cfg.builder.raft_distractor_only = 1.0
+    rows, stats = render_train(convs, kb, cfg, tokenizer)
+    assert stats.distractor_only == len(convs)
+    for row, conv in zip(rows, convs):
+        assert row["messages"][-1]["content"] == cfg.chat.decline_message
+        assert conv.messages[-1]["content"] not in row["messages"][0]["content"]
+        assert "<documents>" in row["messages"][0]["content"]
+
+
+def test_gguf_export_loads_back(built_copy):
+    path = export_gguf(built_copy, load_config(built_copy))
+    assert path.exists() and path.suffix == ".gguf" and path.stat().st_size > 1000
+
+
+def test_cli_build_reports_bad_input_without_traceback(built_copy):
+    from typer.testing import CliRunner
+
+    import app
+
+    with (built_copy / "data" / "preferences.jsonl").open("a") as fh:
+        fh.write(json.dumps({"prompt": "Q?", "chosen": "Same.", "rejected": "Same."}) + "\n")
+    result = CliRunner().invoke(app.cli, ["build", str(built_copy)])
+    assert result.exit_code != 0 and isinstance(result.exception, InputError)
+    assert "preferences.jsonl:7" in str(result.exception)
+    shutil.rmtree(built_copy / "build" / "logs", ignore_errors=True)

@@ -1,0 +1,66 @@
+"""The real counterpart of the scripted-assistant tests: `tailor eval` on a retrieval-only
+assistant (a real FAISS index of a tiny corpus built with the packaged MiniLM, the 2-layer
+tiny model as base model) end to end through the CLI."""
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+DOCS = {
+    "hours.md": "# Opening hours\n\nThe clinic is open Monday to Friday from 8 am to 6 pm. On Saturdays we open "
+                "from 9 am to noon. We are closed on Sundays.\n",
+    "fees.md": "# Fees\n\nA missed appointment without 24 hours notice costs 35 dollars. Copays are collected "
+               "at check-in.\n",
+    "parking.md": "# Parking\n\nPatients park free in the garage on Elm Street. Validate your ticket at the front desk.\n",
+}
+SUITE = [
+    {"id": "sat", "question": "What are the clinic's opening hours on Saturdays?", "answer": "9 am to noon",
+     "answer_type": "free", "gold_docs": ["hours.md"], "source": "hand-written"},
+    {"id": "fee", "question": "How much does a missed appointment cost?", "answer": "35 dollars",
+     "answer_type": "number", "gold_docs": ["fees.md"]},
+    {"id": "park", "question": "Is parking in the Elm Street garage free for patients?", "answer": "yes",
+     "answer_type": "yes_no", "gold_docs": ["parking.md"]},
+    {"id": "moon", "question": "What is the distance from the Earth to the Moon in kilometres?", "answer": "",
+     "answer_type": "decline"},
+]
+
+
+@pytest.fixture
+def retrieval_only_folder(tmp_path, tiny_model_dir):
+    from builder.config import load_config
+    from knowledge import build_index
+
+    folder = tmp_path / "desk"
+    (folder / "docs").mkdir(parents=True)
+    (folder / "evals").mkdir()
+    for name, text in DOCS.items():
+        (folder / "docs" / name).write_text(text, encoding="utf-8")
+    (folder / "evals" / "desk.jsonl").write_text("".join(json.dumps(r) + "\n" for r in SUITE), encoding="utf-8")
+    (folder / "assistant.yaml").write_text(
+        f"name: Desk\nbuilder:\n  base_model: {tiny_model_dir}\ngeneration:\n  max_new_tokens: 8\n", encoding="utf-8"
+    )
+    cfg = load_config(folder)
+    build_index(folder / "docs", folder / "build" / "index", cfg.knowledge, progress=False)
+    return folder
+
+
+def test_tailor_eval_on_a_retrieval_only_build(retrieval_only_folder):
+    import app
+
+    result = CliRunner().invoke(app.cli, ["eval", str(retrieval_only_folder), "--seed", "1"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "base+rag" in result.output and "hit@1" in result.output
+    assert "skipped tuned, tuned+rag" in result.output  # no build yet: base and base+rag only
+    (report_dir,) = list((retrieval_only_folder / "build" / "reports").iterdir())
+    lines = [json.loads(x) for x in (report_dir / "results.jsonl").read_text().splitlines()]
+    assert len(lines) == 8 and {x["variant"] for x in lines} == {"base", "base+rag"}
+    summary = json.loads((report_dir / "summary.json").read_text())
+    m = summary["metrics"]
+    # real retrieval finds each gold document first, and declines the off-topic question
+    assert m["hit@1"]["base+rag"]["value"] == 1.0 and m["mrr"]["base+rag"]["value"] == 1.0
+    assert m["decline_recall"]["base+rag"]["value"] == 1.0
+    moon = next(x for x in lines if x["id"] == "moon" and x["variant"] == "base+rag")
+    assert moon["declined_flag"] is True and moon["build_id"] == "retrieval-only"
+    sat = next(x for x in lines if x["id"] == "sat" and x["variant"] == "base+rag")
+    assert sat["source"] == "hand-written" and sat["timings"]["total_s"] > 0 and sat["hits"][0]["source"] == "hours.md"
+    assert '<img src="data:image/png;base64,' in (report_dir / "report.html").read_text()
