@@ -800,11 +800,12 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
         return live.variants
 
     def default_variant() -> str | None:
-        return getattr(live.assistant, "default_variant", None) if live.variants else None
+        variants = live.variants
+        return getattr(live.assistant, "default_variant", None) or (variants[0] if variants else None)
 
     def warn(message: str) -> str:
         gr.Warning(message)
-        return f"⚠️ {message}"
+        return f"**Warning:** {message}"
 
     # ---- Chat ----
     def chat_submit(question, history, conversation, variant):
@@ -834,7 +835,7 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
                 history[-1]["content"] = text
                 yield history, conversation, "", gr.skip(), gr.skip(), gr.skip()
         except TailorError as exc:
-            history[-1]["content"] = f"⚠️ {exc}"
+            history[-1]["content"] = f"Error: {exc}"
             yield history, conversation, "", [], warn(str(exc)), []
 
     def show_chunk(rows, texts, evt: gr.SelectData):
@@ -878,7 +879,7 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
         finished = 0
         for i, event in _stream_side_by_side(assistant, question, order):
             if isinstance(event, Exception):
-                texts[i] = f"⚠️ {event}"
+                texts[i] = f"Error: {event}"
                 finished += 1
             elif _is_answer(event):
                 texts[i] = event.text + _sources_line(event)
@@ -911,8 +912,8 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
         heads = [f"### {_arena_head(state, i)}" if i < len(order) else "" for i in range(4)]
         result = {"tie": "a tie", "both_bad": "all bad"}.get(winner, f"**{winner}** better")
         saved = f"{len(pairs)} preference pair(s) saved to feedback/preferences.jsonl" if pairs else "no preference pair (no winner, no corrected answer)"
-        gr.Info(f"Vote recorded: {result}.")
-        status = f"✅ Vote recorded: {result} ({', '.join(order)}). {saved}."
+        gr.Info(f"Vote recorded: {result.replace('**', '')}.")
+        status = f"Vote recorded: {result} ({', '.join(order)}). {saved}."
         return (*heads, status, state, tally_markdown(order), "")
 
     def tally_markdown(order=None) -> str:
@@ -975,7 +976,8 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
 
             progress(0, desc="Loading models")
             report = run_eval(folder, live.cfg, suite=None if suite == "all" else folder / "evals" / suite,
-                              variants=list(variants), limit=int(limit) if limit else None, progress=True)
+                              variants=list(variants), limit=int(limit) if limit else None, progress=True,
+                              assistant=live.require())  # the served models: no second copy in memory
         except TailorError as exc:
             return warn(str(exc)), gr.skip(), gr.skip(), gr.skip()
         return _eval_outputs(report)
@@ -1000,8 +1002,8 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
                 problems.append(str(exc))
         for p in problems:
             gr.Warning(p)
-        lines = ([f"✅ Added to docs/: {', '.join(saved)}. Run Index to make them searchable."] if saved else [])
-        lines += [f"⚠️ {p}" for p in problems]
+        lines = ([f"Added to docs/: {', '.join(saved)}. Run Index to make them searchable."] if saved else [])
+        lines += [f"**Not added:** {p}" for p in problems]
         return "\n\n".join(lines), docs_table(), None
 
     def run_build(kind: str, progress=gr.Progress(track_tqdm=True)):
@@ -1051,7 +1053,7 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
                 return
             choices = variant_choices()
             gr.Info(f"{kind} complete; now serving the new build.")
-            yield (f"✅ {kind} complete in {time.monotonic() - started:.0f} s; now serving build {live.build_id or ''}. {summary}",
+            yield (f"{kind} complete in {time.monotonic() - started:.0f} s; now serving build {live.build_id or ''}. {summary}",
                    log, docs_table(), gr.Dropdown(choices=choices, value=default_variant()),
                    gr.CheckboxGroup(choices=choices, value=choices[:2]))
         finally:
@@ -1097,7 +1099,8 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
                             gr.Examples([[q] for q in examples], inputs=[question], label="Examples from the eval suites")
                     with gr.Column(scale=2):
                         sources = gr.Dataframe(headers=["#", "file", "page", "score", "snippet"], value=[], interactive=False,
-                                               wrap=True, label="Sources (select one to read the whole chunk)", elem_id="sources-table")
+                                               wrap=True, label="Sources (select one to read the whole chunk)", elem_id="sources-table",
+                                               column_widths=["7%", "30%", "9%", "11%", "43%"])
                         chunk = gr.Markdown("Select a source to read the whole chunk.", elem_id="chunk-detail")
                 conversation = gr.State([])
                 chunk_texts = gr.State([])
@@ -1133,7 +1136,7 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
                                        lines=2, elem_id="arena-corrected")
                 arena_status = gr.Markdown("", elem_id="arena-status")
                 arena_state = gr.State(None)
-                with gr.Accordion("Tally and leaderboard", open=False):
+                with gr.Accordion("Tally and leaderboard", open=True):
                     tally = gr.Markdown(tally_markdown(), elem_id="arena-tally")
                     rank_by = gr.Radio(["variant", "variant @ build"], value="variant", label="Rank")
                     board = gr.Dataframe(headers=["rank", "name", "rating", "95% CI", "games", "win rate"], value=[],
@@ -1160,7 +1163,7 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
                 eval_go = gr.Button("Run eval", variant="primary", elem_id="eval-run")
                 eval_status = gr.Markdown("", elem_id="eval-status")
                 metrics = gr.Dataframe(label="Metrics (95% bootstrap interval)", interactive=False, elem_id="eval-metrics")
-                chart = gr.Plot(label="Chart", elem_id="eval-chart")
+                chart = gr.Image(label="Chart", type="pil", interactive=False, elem_id="eval-chart")
                 per_question = gr.Dataframe(label="Per question", interactive=False, wrap=True, elem_id="eval-questions")
                 eval_go.click(run_eval_ui, [suite, eval_variants, limit], [eval_status, metrics, chart, per_question],
                               concurrency_limit=1, concurrency_id="heavy", api_visibility="undocumented")
@@ -1186,7 +1189,7 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
                     search_btn = gr.Button("Search", scale=1, elem_id="search-go")
                 search_status = gr.Markdown("", elem_id="search-status")
                 results = gr.Dataframe(headers=["rank", "file", "page", "score", "text"], value=[], interactive=False, wrap=True,
-                                       elem_id="search-results")
+                                       elem_id="search-results", column_widths=["6%", "24%", "6%", "8%", "56%"])
                 upload_btn.click(upload, files, [upload_status, docs, files], api_visibility="undocumented")
                 build_outputs = [build_status, build_log, docs, variant, arena_variants]
                 index_btn.click(functools.partial(run_build, "index"), None, build_outputs, concurrency_limit=1,
@@ -1243,17 +1246,49 @@ def _status_line(live: LiveAssistant) -> str:
 
 
 def _summary_text(summary) -> str:
+    """One line about what an index run or a build changed."""
     if summary is None:
         return ""
-    for attr in ("summary", "message"):
-        if isinstance(getattr(summary, attr, None), str):
-            return getattr(summary, attr)
-    return str(summary) if len(str(summary)) < 300 else ""
+    if hasattr(summary, "added") and hasattr(summary, "n_chunks"):  # knowledge.IndexReport
+        changes = {k: len(getattr(summary, k, []) or []) for k in ("added", "changed", "removed")}
+        return f"Documents added {changes['added']}, changed {changes['changed']}, removed {changes['removed']}; {summary.n_chunks} chunks."
+    text = str(summary)
+    return text if type(summary).__str__ is not object.__str__ and len(text) < 400 else ""
 
 
 def _eval_outputs(report):
-    """(status, metric table, chart, per-question table) from an evals report."""
-    raise NotImplementedError  # wired to evals' EvalReport once that package lands
+    """(status, metric table, chart, per-question table) for the Eval tab, from an EvalReport:
+    each metric with its 95% interval per variant, evals' own chart, and every question with
+    each variant's answer and score side by side."""
+    import base64
+    import io
+
+    import gradio as gr
+    from PIL import Image
+
+    from evals import METRICS
+    from evals._aggregate import primary_score  # the one-number-per-answer score evals ranks disagreements by
+    from evals._report import chart_images
+
+    labels = {m.name: m.label for m in METRICS}
+    table = [[labels.get(name, name)] + [row[v].fmt() if v in row else "-" for v in report.variants]
+             for name, row in report.metrics.items()]
+    images = chart_images(report)
+    chart = Image.open(io.BytesIO(base64.b64decode(images[0][1]))) if images else None
+    by_question: dict[str, list] = {}
+    for rec in report.records:
+        row = by_question.setdefault(rec["id"], [rec["id"], rec["question"], rec.get("reference") or "(decline)"] + [""] * len(report.variants))
+        score = primary_score(rec)
+        text = _snippet(rec.get("answer") or "", 300)
+        row[3 + report.variants.index(rec["variant"])] = f"[{'-' if score is None else f'{score:.2f}'}] {text}"
+    lines = [f"{report.n_questions} questions x {len(report.variants)} variants in {report.elapsed_s:.0f} s; "
+             f"full report: {report.dir / 'report.html'}"]
+    lines += [f"- {c.sentence()}" for c in report.significant()[:6]]
+    lines += [f"- note: {n}" for n in report.notes] + [f"- **gate failed:** {g}" for g in report.gate_failures]
+    return ("\n".join(lines),
+            gr.Dataframe(value=table, headers=["metric", *report.variants]),
+            chart,
+            gr.Dataframe(value=list(by_question.values()), headers=["id", "question", "reference", *report.variants]))
 
 
 def main() -> None:

@@ -44,6 +44,7 @@ RESULTS = ROOT / "bench" / "results.jsonl"
 COMMAND = "bench/chat.py"
 EXAMPLE = ROOT / "examples" / "clinic"
 SHARED_CLINIC = Path("/work/shared/data/clinic")
+DTYPE = "auto"  # --dtype
 QUESTION = "What time do you open on Saturday, and can I book a Saturday visit in advance?"
 
 
@@ -125,9 +126,9 @@ def bare_generate(model, inputs: dict, gen: GenerationConfig, **extra) -> tuple[
 def bench_generation(folder: Path, quick: bool) -> None:
     gen = GenerationConfig(max_new_tokens=48 if quick else 128)
     assistant = Assistant.load(folder)
-    assistant.generation = gen
+    assistant.generation = gen.model_copy(update={"dtype": DTYPE})
     assistant.retrieval["k"] = 4
-    loaded = _backends.load_model(assistant.base_model)
+    loaded = _backends.load_model(assistant.base_model, None, DTYPE)
     # The exact prompt the assistant builds for the question, for the baseline.
     hits = assistant.kb.search(QUESTION, k=4)
     system = assistant.chat.system_prompt.replace("{name}", assistant.name)
@@ -137,14 +138,15 @@ def bench_generation(folder: Path, quick: bool) -> None:
     assistant.answer(QUESTION)  # warm up both paths once
     bare_generate(loaded.model, inputs, gen)
     ours, base = [], []
-    for _ in range(2 if quick else 4):  # interleaved, so load from other processes hits both alike
+    for _ in range(3 if quick else 5):  # interleaved, so load from other processes hits both alike
         answer = assistant.answer(QUESTION)
         ours.append((answer.timings["first_token_s"], answer.timings["tokens_per_s"], answer.timings["new_tokens"]))
         base.append(bare_generate(loaded.model, inputs, gen))
     assert answer.chunk_ids == [h.chunk.id for h in hits], "the assistant's prompt differs from the baseline's"
-    ttft, base_ttft = statistics.median(o[0] for o in ours), statistics.median(b[0] for b in base)
-    tps, base_tps = statistics.median(o[1] for o in ours), statistics.median(b[1] for b in base)
-    note = f"{n_prompt}-token prompt, 4 chunks, {ours[0][2]} vs {base[0][2]} new tokens, median of {len(ours)}, {torch.get_num_threads()} threads"
+    # Best of n on each side: on a shared machine the least-disturbed run is the one to compare.
+    ttft, base_ttft = min(o[0] for o in ours), min(b[0] for b in base)
+    tps, base_tps = max(o[1] for o in ours), max(b[1] for b in base)
+    note = f"{n_prompt}-token prompt, 4 chunks, {ours[0][2]} vs {base[0][2]} new tokens, best of {len(ours)}, {torch.get_num_threads()} threads"
     record("chat.time_to_first_token", ttft * 1000, "ms", baseline=base_ttft * 1000,
            note=note + "; ours includes retrieval and prompt fitting; baseline = bare model.generate")
     record("chat.decode_tokens_per_s", tps, "tokens/s", baseline=base_tps, note=note + "; baseline = bare model.generate")
@@ -163,12 +165,12 @@ def bench_options(folder: Path, quick: bool) -> None:
     messages, _ = fit_messages(tokenizer, "You are a helpful assistant.", [{"role": "user", "content": QUESTION}], [h.chunk for h in hits], 8000)
     inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
     gen = GenerationConfig(max_new_tokens=32 if quick else 64)
-    repeats = 1 if quick else 3
+    repeats = 2 if quick else 3
 
     def measure(model, **extra):
         bare_generate(model, inputs, gen, **extra)  # warm-up (and compile, where asked)
         runs = [bare_generate(model, inputs, gen, **extra) for _ in range(repeats)]
-        return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+        return min(r[0] for r in runs), max(r[1] for r in runs)  # best of n, as above
 
     fp32 = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
     base_ttft, base_tps = measure(fp32)
@@ -187,12 +189,13 @@ def bench_options(folder: Path, quick: bool) -> None:
     record("chat.option.static_cache.tokens_per_s", tps, "tokens/s", baseline=base_tps, note=note)
     record("chat.option.static_cache.ttft", ttft * 1000, "ms", baseline=base_ttft * 1000, note=note)
 
-    if threads > 1:
-        torch.set_num_threads(1)
+    other = 1 if threads > 1 else os.cpu_count() or 1
+    if other != threads:
+        torch.set_num_threads(other)
         ttft, tps = measure(fp32)
         torch.set_num_threads(threads)
-        record("chat.option.one_thread.tokens_per_s", tps, "tokens/s", baseline=base_tps, note=note)
-        record("chat.option.one_thread.ttft", ttft * 1000, "ms", baseline=base_ttft * 1000, note=note)
+        record(f"chat.option.threads_{other}.tokens_per_s", tps, "tokens/s", baseline=base_tps, note=note)
+        record(f"chat.option.threads_{other}.ttft", ttft * 1000, "ms", baseline=base_ttft * 1000, note=note)
 
     if not quick:
         compiled = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
@@ -239,7 +242,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and shorter answers")
     parser.add_argument("--only", choices=["generation", "options", "retrieval"], help="run one benchmark")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's, one per core)")
+    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto", help="generation.dtype for the generation benchmark")
     args = parser.parse_args()
+    global DTYPE
+    DTYPE = args.dtype
+    if args.threads:
+        torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="tailor-bench-chat-") as tmp:
         folder = indexed_clinic(Path(tmp))
         for name, fn in (("retrieval", bench_retrieval), ("generation", bench_generation), ("options", bench_options)):

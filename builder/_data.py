@@ -115,7 +115,9 @@ def render_train(convs: list[Conversation], kb, cfg, tokenizer) -> tuple[list[di
     for conv in convs:
         hits = retrieve(kb, conv.messages, k, mode)
         answer = conv.messages[-1]["content"]
-        oracle = find_oracle(kb, answer, hits, cfg.builder.oracle_min_recall, mode) if conv.n_assistant == 1 else None
+        # RAFT applies to the last answer (the one the retrieved context is for); earlier turns are
+        # history, answered from their own contexts, exactly as when serving a follow-up question.
+        oracle = find_oracle(kb, answer, hits, cfg.builder.oracle_min_recall, mode)
         history, kind = conv.messages, "retrieved"
         if oracle is not None and rng.random() < cfg.builder.raft_distractor_only:
             kind = "distractor_only"

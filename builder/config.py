@@ -21,7 +21,7 @@ class SFTConfig(BaseModel):
 
     # Defaults are sized so `tailor build` of a ~100-conversation folder trains the 135M default
     # model in a few minutes on a 2-core CPU; on a GPU raise epochs and max_length freely.
-    epochs: float = Field(2.0, gt=0, description="Passes over the conversations; small data needs a few.")
+    epochs: float = Field(1.0, gt=0, description="Passes over the conversations; 1 keeps a CPU build within minutes, 2-3 fit better on a GPU.")
     learning_rate: float = Field(2e-4, gt=0, description="LoRA tolerates rates ~10x a full fine-tune's.")
     batch_size: int = Field(
         2, ge=1, description="Rows per step; with packing each row holds several examples, up to max_length tokens in all."
@@ -55,7 +55,7 @@ class DPOConfig(BaseModel):
     beta: float = Field(0.1, gt=0, description="Strength of the pull towards the SFT model; lower lets preferences move it more.")
     batch_size: int = Field(4, ge=1, description="Preference pairs per step.")
     max_length: int = Field(384, ge=64, description="Longest prompt + answer in tokens; context is trimmed to fit, as for SFT.")
-    max_pairs: int = Field(48, ge=1, description="Cap on training pairs per run (a seeded sample, sources kept in proportion); each pair costs ~4 forward passes.")
+    max_pairs: int = Field(16, ge=1, description="Cap on training pairs per run (a seeded sample, sources kept in proportion); each pair costs ~4 forward passes.")
     eval_pairs: int = Field(8, ge=1, description="Pairs held out to measure reward accuracy and margin for the learning-rate choice.")
     auto_pairs: bool = Field(True, description="Also make pairs from the SFT model's own answers that disagree with the reference.")
     auto_pairs_f1_threshold: float = Field(0.5, ge=0, le=1, description="An own answer below this token F1 to the reference becomes 'rejected'.")
@@ -82,7 +82,7 @@ class BuilderConfig(BaseModel):
     oracle_min_recall: float = Field(
         0.5, gt=0, le=1, description="Share of an answer's words a chunk must hold to count as the document that answers it (RAFT's oracle)."
     )
-    eval_max_new_tokens: int = Field(96, ge=8, description="Answer length when scoring held-out questions (token F1) and making automatic DPO pairs.")
+    eval_max_new_tokens: int = Field(64, ge=8, description="Answer length when scoring held-out questions (token F1) and making automatic DPO pairs.")
     sft: SFTConfig = Field(default_factory=SFTConfig)
     dpo: DPOConfig = Field(default_factory=DPOConfig)
 

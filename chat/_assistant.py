@@ -54,7 +54,7 @@ def _runtime_overrides(chat: ChatConfig, gen: GenerationConfig, cfg) -> tuple[Ch
     if cfg is None:
         return chat, gen
     chat = chat.model_copy(update={k: getattr(cfg.chat, k) for k in ("escalation", "disclaimer", "decline_message")})
-    gen = gen.model_copy(update={k: getattr(cfg.generation, k) for k in ("backend", "url", "model")})
+    gen = gen.model_copy(update={k: getattr(cfg.generation, k) for k in ("backend", "url", "model", "threads", "dtype")})
     return chat, gen
 
 
@@ -90,6 +90,7 @@ class Assistant:
         self.build_id = build_id
         self.folder = folder
         _backends.check_openai_settings(self.generation)
+        _backends.set_threads(self.generation.threads)
         self._rules = compile_rules(self.chat.escalation)
         self._titles: dict[str, str] | None = None
         self._retrieval_lock = threading.Lock()
@@ -235,7 +236,7 @@ class Assistant:
         if self.generation.backend == "openai":
             tokenizer, window = _backends.load_tokenizer(adapter or weights)
         else:
-            loaded = _backends.load_model(weights, adapter)
+            loaded = _backends.load_model(weights, adapter, self.generation.dtype)
             tokenizer, window = loaded.tokenizer, loaded.context_window
         budget = self.chat.max_prompt_tokens or max(256, window - self.generation.max_new_tokens)
         kept = history[-self.chat.history_turns:] if self.chat.history_turns else []

@@ -21,9 +21,6 @@ from typing import Iterator
 
 from knowledge.errors import BuildError, ConfigError, TailorError
 
-# float32 on CPU: measured in bench/chat.py, bf16 decodes slower on CPUs without native bf16
-# matmuls (and is no faster on this one); on a GPU the checkpoint's own dtype is used.
-CPU_DTYPE = "float32"
 
 
 @dataclass
@@ -44,7 +41,7 @@ class GenerationStats:
     finished_at: float | None = None
 
 
-_MODELS: dict[tuple[str, str | None], LoadedModel] = {}
+_MODELS: dict[tuple[str, str | None, str], LoadedModel] = {}
 _TOKENIZERS: dict[str, tuple[object, int]] = {}
 _LOAD_LOCK = threading.Lock()
 
@@ -63,9 +60,10 @@ def _check_weights(path: str, what: str) -> None:
         raise BuildError(f"{folder}: the {what} folder is incomplete (no config.json); the build was interrupted: run `tailor build`")
 
 
-def load_model(path: str, adapter: str | None = None) -> LoadedModel:
-    """The model at `path` (plus a LoRA adapter, merged on load), loaded once per process."""
-    key = (path, adapter)
+def load_model(path: str, adapter: str | None = None, dtype: str = "auto") -> LoadedModel:
+    """The model at `path` (plus a LoRA adapter, merged on load), loaded once per process.
+    `dtype` is generation.dtype: "auto" is float32 on a CPU, the checkpoint's dtype on a GPU."""
+    key = (path, adapter, dtype)
     with _LOAD_LOCK:  # a second caller waits for the first load instead of starting another
         if key in _MODELS:
             return _MODELS[key]
@@ -74,10 +72,10 @@ def load_model(path: str, adapter: str | None = None) -> LoadedModel:
 
         _check_weights(path, "model")
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        dtype = getattr(torch, CPU_DTYPE) if device == "cpu" else "auto"
+        torch_dtype = getattr(torch, dtype) if dtype != "auto" else (torch.float32 if device == "cpu" else "auto")
         try:
             tokenizer = AutoTokenizer.from_pretrained(path)
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
         except OSError as exc:
             raise BuildError(f"{path}: cannot load the model ({exc}); run `tailor build` to (re)create it") from None
         if adapter:
@@ -257,6 +255,14 @@ def stream_openai(url: str, model: str, messages: list[dict], gen, stats: Genera
         raise TailorError(f"cannot reach the generation server at {endpoint} ({exc}); start it, or fix generation.url in assistant.yaml") from None
     finally:
         stats.finished_at = time.perf_counter()
+
+
+def set_threads(threads: int | None) -> None:
+    """torch's CPU thread count is per process; set it only when the config asks."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def check_openai_settings(gen) -> None:

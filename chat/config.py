@@ -41,6 +41,14 @@ class GenerationConfig(BaseModel):
     backend: Literal["local", "openai"] = Field("local", description="local: the in-process model; openai: an OpenAI-compatible server.")
     url: str | None = Field(None, description="Base URL of the OpenAI-compatible server (backend: openai), e.g. http://127.0.0.1:8000/v1.")
     model: str | None = Field(None, description="Model name to request from the server (backend: openai).")
+    dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", description="Weights for in-process generation. auto: float32 on a CPU (reproducible; bfloat16 prefills "
+        "~2.8x faster on CPUs with AVX512-BF16 but decodes ~20% slower and is slow without it), the checkpoint's own on a GPU."
+    )
+    threads: int | None = Field(
+        None, ge=1, description="torch CPU threads for in-process generation and retrieval; unset = torch's default (one per core). "
+        "On a machine shared with other jobs, fewer threads are faster (see docs/BENCHMARKS.md, Chat)."
+    )
     max_new_tokens: int = Field(200, ge=1, le=8192, description="Longest answer in tokens.")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 is greedy decoding, reproducible answers.")
     top_p: float = Field(1.0, gt=0.0, le=1.0)

@@ -122,7 +122,9 @@ class Comparison:
         if self.winner is None:
             return (f"{self.b} vs {self.a} on {self.metric}: no significant difference "
                     f"({d.diff:+.{digits}f}, 95% CI {d.low:+.{digits}f}..{d.high:+.{digits}f})")
-        sign = 1 if self.winner == self.b else -1
+        # Report the improvement as a positive number: b - a when b won on a higher-is-better
+        # metric or a won on a lower-is-better one (latency), a - b otherwise.
+        sign = 1 if (self.winner == self.b) == self.higher_is_better else -1
         lo, hi = sorted((sign * d.low, sign * d.high))
         loser = self.a if self.winner == self.b else self.b
         return (f"{self.winner} beats {loser} on {self.metric} by {abs(d.diff):.{digits}f} "

@@ -207,6 +207,7 @@ class EvalReport:
     notes: list[str] = field(default_factory=list)
     build_ids: dict[str, str | None] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    timing: dict = field(default_factory=dict)  # answering_s, scoring_s (metrics, groundedness, judge), report_s
     grounded_threshold: float = GROUNDED_THRESHOLD
     bootstrap_samples: int = 1000
 
@@ -340,11 +341,14 @@ def run_eval(
         if out.tell() > 0 and not results_path.read_bytes().endswith(b"\n"):
             out.write("\n")  # the interrupted run was cut mid-line; start clean
         warm: set[str] = set()
+        spent = {"answering_s": 0.0, "scoring_s": 0.0}
         try:
             for item, variant in todo:
                 bar.set_description(variant)
                 who, real = (other, variant.removeprefix(OTHER_PREFIX)) if variant.startswith(OTHER_PREFIX) else (assistant, variant)
+                t0 = time.perf_counter()
                 answer = who.answer(item.question, variant=real)
+                t1 = time.perf_counter()
                 chat_cfg = getattr(who, "chat", None) or cfg.chat  # the answering build's own guardrail texts
                 record = score_answer(item, variant, answer, grounder=grounder, judge=judge,
                                       decline_message=chat_cfg.decline_message, disclaimer=chat_cfg.disclaimer)
@@ -355,6 +359,8 @@ def run_eval(
                     warm.add(variant)
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 out.flush()
+                spent["answering_s"] += t1 - t0
+                spent["scoring_s"] += time.perf_counter() - t1
                 bar.update(1)
         except KeyboardInterrupt:
             bar.close()
@@ -367,10 +373,12 @@ def run_eval(
     report = aggregate_report(out_dir, chosen, run_variants, seed, limit, len(items), str(suite_path),
                               cfg.evals.bootstrap_samples, build_ids, notes)
     report.gate_failures = check_gates(gates, report.metrics)
-    report.elapsed_s = time.perf_counter() - started
     from evals._report import write_reports
 
+    t_report = time.perf_counter()
     write_reports(report)
+    report.timing = {**spent, "report_s": time.perf_counter() - t_report}
+    report.elapsed_s = time.perf_counter() - started
     return report
 
 

@@ -107,7 +107,6 @@ def chunk_settings(cfg: KnowledgeConfig, embedder: Embedder) -> dict:
         "chunk_size": cfg.chunk_size,
         "chunk_overlap": cfg.chunk_overlap,
         "chunk_context": cfg.chunk_context,
-        "max_tokens": embedder.content_tokens,
         "chunker": CHUNKER_VERSION,
     }
 
@@ -182,7 +181,7 @@ def build_index(
             report.warnings.append(f"{source}: {exc}")
             continue
         report.warnings.extend(doc.warnings)
-        new = chunk_document(doc, embedder.count_tokens, cfg.chunk_size, cfg.chunk_overlap, embedder.content_tokens, cfg.chunk_context)
+        new = chunk_document(doc, embedder.count_tokens, cfg.chunk_size, cfg.chunk_overlap, context=cfg.chunk_context)
         del doc  # one document in memory at a time
         if not new:
             report.skipped[source] = "no text found (only whitespace or markup)"

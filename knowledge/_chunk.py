@@ -27,7 +27,7 @@ SEPARATORS = [r"(?=\n#{1,6} )", r"(?<=\n\n)", r"(?<=\n)", r"(?<=[.!?] )", r"(?<=
 # A section longer than this is cut at a paragraph break first, so a huge file is split
 # block by block instead of holding every split of the whole file at once.
 MAX_BLOCK_CHARS = 100_000
-CHUNKER_VERSION = 3  # bump when chunk boundaries change, so an old index is re-chunked
+CHUNKER_VERSION = 4  # bump when chunk boundaries change, so an old index is re-chunked
 
 logging.getLogger("langchain_text_splitters.base").setLevel(logging.ERROR)  # "Created a chunk of size ..." for unsplittable words
 
@@ -70,7 +70,7 @@ def chunk_document(
 
     Short sections share a chunk (their heading lines stay in the text), so a chunk is rarely a
     lone 20-word paragraph; a chunk's heading trail is the one in force where it starts. Pages
-    never share a chunk, so a PDF citation names exactly one page. `max_tokens` (the embedder's
+    never share a chunk, so a PDF citation names exactly one page. `max_tokens` (an embedder's
     limit) caps the size so the context line plus the chunk is embedded whole.
     """
     starts = [section.start for section in doc.sections]
@@ -127,6 +127,23 @@ def _tidy_pieces(text: str, block_start: int, block_end: int, splitter, count_to
             prev_start, _ = out.pop()
             piece = text[prev_start : start + len(piece)]
             start = prev_start
+        out.append((start, piece))
+    return _pack(text, out, count_tokens, splitter._chunk_size)
+
+
+def _pack(text: str, pieces: list[tuple[int, str]], count_tokens, budget: int) -> list[tuple[int, str]]:
+    """Join neighbours while the joined span still fits the budget.
+
+    The recursive splitter leaves a short remainder at the end of every long section; packing
+    fills chunks up, so the same number of results carries more of the documents."""
+    out: list[tuple[int, str]] = []
+    for start, piece in pieces:
+        if out:
+            prev_start, prev = out[-1]
+            joined = text[prev_start : max(prev_start + len(prev), start + len(piece))]
+            if count_tokens(joined) <= budget:
+                out[-1] = (prev_start, joined)
+                continue
         out.append((start, piece))
     return out
 

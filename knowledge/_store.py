@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import time
 import uuid
@@ -148,11 +149,30 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+# The letter run and the digit run of a mixed word: FY2019 -> FY, 2019; 10K -> 10, K.
+_MIXED_PARTS = re.compile(r"[^\W\d_]+(?=\d)|(?<=[^\W\d_])\d+|\d+(?=[^\W\d_])|(?<=\d)[^\W\d_]+")
+
+
+def _with_parts(text: str) -> str:
+    """The text plus the letter and digit parts of its mixed words, so "FY2019" also matches "2019"
+    (the whole word stays too: "3M" is a name)."""
+    parts = _MIXED_PARTS.findall(text)
+    return f"{text} {' '.join(parts)}" if parts else text
+
+
 def bm25_tokens(texts: list[str]) -> list[list[str]]:
-    """Lower-cased, stop words removed, stemmed: the same for documents and queries."""
+    """Lower-cased, stop words removed, stemmed, mixed words also split: the same for documents
+    and queries. Identical texts (repeated boilerplate) are tokenized once."""
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords=BM25_STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False)
+    unique = list(dict.fromkeys(texts))
+    tokens = bm25s.tokenize(
+        [_with_parts(t) for t in unique], stopwords=BM25_STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+    if len(unique) == len(texts):
+        return tokens
+    by_text = dict(zip(unique, tokens))
+    return [by_text[t] for t in texts]
 
 
 def build_bm25(texts: list[str]):

@@ -80,3 +80,18 @@ def test_eight_concurrent_clients_are_served_at_once(fake_server):
         results = list(pool.map(one, range(8)))
     assert [r[0].strip() for r in results] == [f"base+rag answers: question {i}" for i in range(8)]
     assert peak[0] >= 4  # the queue ran them side by side, not one after another
+
+
+def test_eval_tab_shows_metrics_chart_and_answers_from_a_real_report(real_server):
+    from app import _eval_outputs
+    from evals import run_eval
+
+    _, folder, live = real_server
+    report = run_eval(folder, live.cfg, variants=["base", "base+rag"], limit=2, progress=False, assistant=live.assistant)
+    status, metrics, chart, per_question = _eval_outputs(report)
+    assert "2 questions x 2 variants" in status and "report.html" in status
+    assert metrics.headers == ["metric", "base", "base+rag"] and len(metrics.value["data"]) >= 3
+    assert chart is not None and chart.size[0] > 100
+    rows = per_question.value["data"]
+    assert len(rows) == 2 and {r[0] for r in rows} <= {"q1", "q2", "q3"}
+    assert all(cell.startswith("[") for r in rows for cell in r[3:])  # "[score] answer" per variant

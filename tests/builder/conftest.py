@@ -3,7 +3,7 @@ tiny model, built for real once per session where tests only read the result.
 
 Conversations answer with sentences copied from the documents, so RAFT's oracle chunk is
 found for them, as it is for real users' grounded answers. Training settings are tiny
-(192-token rows, one epoch, one DPO learning rate) so a whole build takes seconds.
+(256-token rows, one epoch, one DPO learning rate) so a whole build takes seconds.
 """
 import shutil
 from pathlib import Path

@@ -115,14 +115,17 @@ def test_bad_line_stops_the_build_and_loses_nothing(built_copy):
     assert (built_copy / "build" / "manifest.json").read_bytes() == old_manifest
 
 
-def test_long_examples_are_truncated_and_counted(built_copy, caplog):
+def test_long_examples_are_truncated_and_counted(built_copy):
+    before = json.loads((built_copy / "build" / "stages" / "data.json").read_text())["result"]
     long_answer = "Harbor Clinic is open Monday to Friday from 8:00 to 18:00. " + "We also answer the phone. " * 80
     with (built_copy / "data" / "conversations.jsonl").open("a") as fh:
         fh.write(json.dumps({"messages": [{"role": "user", "content": "Tell me everything?"}, {"role": "assistant", "content": long_answer}]}) + "\n")
     summary = build(built_copy, load_config(built_copy), only="data", quiet=True)
     data = summary.stage("data").result
-    truncated = data["train_contexts"]["truncated"] + data["eval_contexts"]["truncated"]
-    assert truncated == 1 and (13 in data["train_contexts"]["truncated_lines"] or 13 in data["eval_contexts"]["truncated_lines"])
+    def truncated(d):
+        return d["train_contexts"]["truncated"] + d["eval_contexts"]["truncated"]
+
+    assert truncated(data) == truncated(before) + 1 and (13 in data["train_contexts"]["truncated_lines"] or 13 in data["eval_contexts"]["truncated_lines"])
     assert "ran only data" in str(summary) and not summary.manifest_written
 
 

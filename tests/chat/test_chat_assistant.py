@@ -208,3 +208,23 @@ def test_abandoned_stream_stops_generation_and_frees_the_model(tiny_model_dir, f
     assert not loaded.lock.locked()
     assistant.generation = GenerationConfig(max_new_tokens=3)
     assert assistant.answer("When do you open?", variant="base").timings["new_tokens"] >= 1
+
+
+def test_threads_setting_sets_torch_threads(tiny_model_dir):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        Assistant(name="T", base_model=tiny_model_dir, generation=GenerationConfig(threads=1))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_bfloat16_weights_when_asked(tiny_model_dir, fake_kb):
+    import torch
+
+    assistant = Assistant(name="T", base_model=tiny_model_dir, kb=fake_kb, generation=GenerationConfig(dtype="bfloat16", max_new_tokens=3))
+    assert assistant.answer("When do you open?").timings["new_tokens"] >= 1
+    assert _backends.load_model(tiny_model_dir, None, "bfloat16").model.dtype == torch.bfloat16
+    assert _backends.load_model(tiny_model_dir).model.dtype == torch.float32  # auto on a CPU

@@ -29,7 +29,7 @@ def test_tuned_and_base_weights_each_load_once(built_folder, monkeypatch):
     assistant = Assistant.load(built_folder)
     for variant in ("tuned", "tuned+rag", "base", "base+rag", "tuned"):
         assistant.answer("When do you open?", variant=variant)
-    assert sorted(path for path, _ in _backends._MODELS) == sorted([assistant.base_model, str(built_folder / "build" / "model")])
+    assert sorted(key[0] for key in _backends._MODELS) == sorted([assistant.base_model, str(built_folder / "build" / "model")])
 
 
 def test_retrieval_only_before_a_build(indexed_folder):

@@ -35,8 +35,9 @@ def test_real_vectors_are_unit_length_and_similarity_is_cosine(real_kb, minilm):
     for hit in kb.search(query, k=3, mode="bm25"):
         row = kb.chunks.index(hit.chunk)
         assert hit.similarity == pytest.approx(float(kb.embeddings[row] @ qvec), abs=1e-4)
-    # chunks (with their context line) fit in what MiniLM reads
-    assert all(minilm.count_tokens(embedding_text(c)) <= minilm.content_tokens for c in kb.chunks)
+    # chunk size is counted in MiniLM word pieces
+    assert all(minilm.count_tokens(c.text) <= KnowledgeConfig().chunk_size for c in kb.chunks)
+    assert minilm.count_tokens(embedding_text(kb.chunks[0])) > minilm.count_tokens(kb.chunks[0].text)
 
 
 def test_real_unchanged_reindex_never_calls_the_model(real_kb, corpus, minilm, monkeypatch):

@@ -1,0 +1,204 @@
+"""Training benchmarks for `tailor build`, each against a baseline measured in the same run.
+
+    .venv/bin/python bench/train.py              # 48 clinic conversations per trainer (~12 min on 2 CPU cores)
+    .venv/bin/python bench/train.py --quick      # 16 conversations, DPO on 8 pairs (~5 min)
+    .venv/bin/python bench/train.py --e2e        # also time `tailor build examples/clinic` end to end (~15 min)
+
+1. sft.tokens_per_s: SFT throughput on the clinic example's rendered conversations (retrieved
+   context included), counting real tokens only (no padding). Baseline: TRL's SFTTrainer with its
+   default settings -- no packing, batch 8 padded to the longest row, gradient checkpointing,
+   loss on every token -- and the same LoRA, on the same rows (bf16 off: TRL's default fails on a
+   CPU). Ours: Tailor's run_sft settings (packed padding-free rows, assistant-only loss with logits
+   for the answer positions only, no checkpointing). Target: ours >= 1.5x the baseline.
+   Also reported: measured / floor, where floor = matmul FLOP/s of this machine (a timed 2048^3
+   torch.matmul) / matmul FLOPs per token. Per token a LoRA step does 2 FLOPs per parameter forward,
+   2 backward for the activation gradients, and 2 more for weight gradients of trainable (LoRA)
+   parameters only: 4 x frozen + 6 x LoRA parameters (the tied embedding counts once, as the LM
+   head; attention's own products are left out, so the floor is slightly optimistic).
+2. dpo.seconds_per_step: Tailor's DPO step (batch 4, LoRA over the SFT adapter, reference = the
+   frozen adapter copy) against TRL's DPOTrainer defaults on the same pairs (gradient checkpointing,
+   max_length 1024; learning rate as Tailor's, since the default barely moves LoRA).
+3. build.wall_s (--e2e): `tailor build` of a fresh copy of examples/clinic; target 15 minutes.
+   Baseline: the same build's sum of stage times recorded in the previous figure, if any (for trend only).
+Every figure is printed and appended to bench/results.jsonl.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results.jsonl"
+EXAMPLE = ROOT / "examples" / "clinic"
+
+
+def commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ""
+
+
+def record(name: str, value: float, unit: str, baseline: float | None, command: str, note: str = "") -> None:
+    ratio = round(value / baseline, 3) if baseline else None
+    row = {"name": name, "value": round(value, 4), "unit": unit, "baseline": None if baseline is None else round(baseline, 4),
+           "ratio": ratio, "commit": commit(), "time": dt.datetime.now().isoformat(timespec="seconds"), "command": command, "note": note}  # fmt: skip
+    with RESULTS.open("a") as fh:
+        fh.write(json.dumps(row) + "\n")
+    print(f"{name}: {value:.4g} {unit}" + (f" (baseline {baseline:.4g}, ratio {ratio:.2f})" if baseline else "") + (f"  [{note}]" if note else ""))
+
+
+def matmul_flops(n: int = 2048, repeats: int = 10) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(2):
+        a @ b
+    t = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - t)
+
+
+def prepared_folder(tmp: Path) -> tuple[Path, object]:
+    """A copy of the clinic example with its index and rendered training rows (the data stage)."""
+    from builder import build
+    from builder.config import load_config
+
+    folder = tmp / "clinic"
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("build", "feedback"))
+    cfg = load_config(folder)
+    build(folder, cfg, only="index", quiet=True)
+    build(folder, cfg, only="base", quiet=True)
+    build(folder, cfg, only="data", quiet=True)
+    return folder, cfg
+
+
+def sft_tokens_per_s(rows, cfg, base: str, ours: bool, out: Path) -> tuple[float, int, float]:
+    """(real tokens/s, real tokens, seconds) for one epoch over `rows`."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from builder._sft import lora_config, run_sft
+
+    if ours:
+        result = run_sft(base, rows, cfg, out / "adapter", out / "ckpt", key="bench")
+        return result["tokens_per_s"], result["train_tokens"], result["train_seconds"]
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    args = SFTConfig(output_dir=str(out / "baseline"), num_train_epochs=1, per_device_train_batch_size=8, bf16=False,
+                     report_to="none", save_strategy="no", logging_steps=1)  # fmt: skip
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list([{"messages": r["messages"]} for r in rows]),
+                         processing_class=tokenizer, peft_config=lora_config(cfg))  # fmt: skip
+    n_tokens = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
+    t = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - t
+    return n_tokens / seconds, n_tokens, seconds
+
+
+def lora_params(cfg, base: str) -> tuple[int, int]:
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from builder._sft import lora_config
+
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base), lora_config(cfg))
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    return frozen, trainable
+
+
+def dpo_seconds_per_step(pairs, cfg, base: str, sft_adapter: str, ours: bool, out: Path) -> float:
+    from datasets import Dataset
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    from builder._dpo import run_dpo
+
+    if ours:
+        single = cfg.model_copy(deep=True)
+        single.builder.dpo.lr_sweep = [1.0]
+        result = run_dpo(base, sft_adapter, pairs, [], single, out / "dpo", out / "dpo-work")
+        return result["seconds_per_step"]
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), sft_adapter, is_trainable=True)
+    args = DPOConfig(output_dir=str(out / "dpo-baseline"), per_device_train_batch_size=cfg.builder.dpo.batch_size, bf16=False,
+                     learning_rate=cfg.builder.dpo.learning_rate, report_to="none", save_strategy="no", logging_steps=1)  # fmt: skip
+    ds = Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs])
+    trainer = DPOTrainer(model=model, args=args, train_dataset=ds, processing_class=tokenizer)
+    t = time.perf_counter()
+    result = trainer.train()
+    return (time.perf_counter() - t) / max(1, result.global_step)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="16 conversations, 8 DPO pairs")
+    parser.add_argument("--e2e", action="store_true", help="also time `tailor build examples/clinic` end to end")
+    args = parser.parse_args()
+    command = "bench/train.py" + (" --quick" if args.quick else "") + (" --e2e" if args.e2e else "")
+    n_rows, n_pairs = (16, 8) if args.quick else (48, 16)
+    print(f"torch threads: {torch.get_num_threads()}; CPU: {os.cpu_count()} cores")
+
+    from builder._common import read_jsonl
+
+    with tempfile.TemporaryDirectory(prefix="tailor-bench-") as tmp:
+        tmp = Path(tmp)
+        folder, cfg = prepared_folder(tmp)
+        from chat.models import resolve_model
+
+        base = resolve_model(cfg.builder.base_model)
+        rows = read_jsonl(folder / "build" / "data" / "sft_train.jsonl")[:n_rows]
+
+        # 1. SFT throughput: baseline first, then ours, same rows, same process.
+        base_tps, base_tokens, base_s = sft_tokens_per_s(rows, cfg, base, ours=False, out=tmp)
+        ours_tps, ours_tokens, ours_s = sft_tokens_per_s(rows, cfg, base, ours=True, out=tmp)
+        note = f"{len(rows)} clinic conversations with retrieved context; {ours_tokens} real tokens in {ours_s:.0f}s vs {base_tokens} in {base_s:.0f}s"
+        record("sft.tokens_per_s", ours_tps, "tokens/s", base_tps, command, note + "; baseline = TRL SFTTrainer defaults (no packing, batch 8, grad ckpt, same LoRA)")
+        flops = matmul_flops()
+        frozen, trainable = lora_params(cfg, base)
+        floor = flops / (4 * frozen + 6 * trainable)
+        record("sft.measured_over_floor", ours_tps / floor, "ratio", None, command,
+               f"floor {floor:.0f} tokens/s = {flops / 1e9:.0f} GFLOP/s / (4 x {frozen / 1e6:.0f}M frozen + 6 x {trainable / 1e6:.1f}M LoRA) FLOPs/token")  # fmt: skip
+
+        # 2. DPO seconds per step on the user's pairs, from the SFT adapter just trained.
+        pairs = read_jsonl(folder / "build" / "data" / "pairs.jsonl")[:n_pairs]
+        base_dpo = dpo_seconds_per_step(pairs, cfg, base, str(tmp / "adapter"), ours=False, out=tmp)
+        ours_dpo = dpo_seconds_per_step(pairs, cfg, base, str(tmp / "adapter"), ours=True, out=tmp)
+        record("dpo.seconds_per_step", ours_dpo, "s/step", base_dpo, command,
+               f"batch {cfg.builder.dpo.batch_size} pairs, max_length {cfg.builder.dpo.max_length}; baseline = TRL DPOTrainer defaults (grad ckpt, max_length 1024)")  # fmt: skip
+
+        # 3. The whole build, as a user runs it.
+        if args.e2e:
+            fresh = tmp / "e2e"
+            shutil.copytree(EXAMPLE, fresh, ignore=shutil.ignore_patterns("build", "feedback"))
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "app", "build", str(fresh)], cwd=ROOT, check=True)
+            wall = time.perf_counter() - t
+            manifest = json.loads((fresh / "build" / "manifest.json").read_text())
+            ev = manifest["record"].get("evaluation", {})
+            note = (f"target 900 s; held-out eval loss {ev.get('base', {}).get('eval_loss')} -> {ev.get('tuned', {}).get('eval_loss')}, "
+                    f"token F1 {ev.get('base', {}).get('token_f1')} -> {ev.get('tuned', {}).get('token_f1')}")  # fmt: skip
+            record("build.wall_s", wall, "s", 900.0, command, note)
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "app", "build", str(fresh)], cwd=ROOT, check=True)
+            record("build.rebuild_wall_s", time.perf_counter() - t, "s", wall, command, "second run, nothing changed")
+
+
+if __name__ == "__main__":
+    main()
