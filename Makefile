@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tailor-installed
 EXAMPLE ?= examples/clinic
+PORT ?= 7860
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -26,9 +27,14 @@ install: $(STAMP)
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
+# Index, search, build (SFT + DPO + calibration + export), ask, then serve the app on 127.0.0.1:7860.
 demo: install
 	$(BIN)/tailor index $(EXAMPLE)
-	$(BIN)/tailor search $(EXAMPLE) "when are you open on saturday"
+	$(BIN)/tailor search $(EXAMPLE) "when are you open on saturday" -k 3
+	$(BIN)/tailor build $(EXAMPLE)
+	$(BIN)/tailor ask $(EXAMPLE) "What time do you open on Saturday?"
+	$(BIN)/tailor ask $(EXAMPLE) "Who won the 1998 World Cup?"
+	$(BIN)/tailor serve $(EXAMPLE) --host 127.0.0.1 --port $(PORT)
 
 test: install browser-deps
 	$(BIN)/python -m pytest

@@ -34,8 +34,8 @@ name: {name}
 
 knowledge:
   embedder: all-minilm-l6-v2   # packaged model; or a local folder / Hugging Face id
-  chunk_size: 256              # tokens per chunk (MiniLM reads 256 at most)
-  chunk_overlap: 32            # tokens shared by neighbouring chunks
+  chunk_size: 300              # tokens per chunk (measured best on long filings; see docs/BENCHMARKS.md)
+  chunk_overlap: 0             # tokens shared by neighbouring chunks (chunks already end at sentence breaks)
   search_mode: hybrid          # dense | bm25 | hybrid (both, fused by reciprocal rank)
   top_k: 4                     # chunks given to the model per question
 

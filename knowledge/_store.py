@@ -134,7 +134,10 @@ def load_faiss(version: Path, use_gpu: bool = True):
     elif isinstance(index, faiss.IndexHNSW):
         index.hnsw.efSearch = 64
     if use_gpu and hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0 and not isinstance(index, faiss.IndexHNSW):
-        index = faiss.index_cpu_to_all_gpus(index)  # faiss-gpu installed and a GPU present
+        return faiss.index_cpu_to_all_gpus(index)  # faiss-gpu installed and a GPU present
+    # Searches come one query at a time; for a single query vector FAISS's OpenMP threads cost
+    # far more than they save (flat, 10k chunks, 2 busy cores: 18 ms with threads, 0.6 ms without).
+    faiss.omp_set_num_threads(1)
     return index
 
 

@@ -22,8 +22,8 @@ class KnowledgeConfig(BaseModel):
     chunk_overlap: int = Field(
         0,
         ge=0,
-        description="Tokens shared by neighbouring chunks. Chunks already end at paragraph or sentence breaks, and "
-        "overlap measured slightly worse (the top results repeat text); raise it for text without structure.",
+        description="Tokens shared by neighbouring chunks. Chunks already end at paragraph or sentence breaks; a 32-token "
+        "overlap measured mixed on the shared data (docs/BENCHMARKS.md). Raise it for text without structure.",
     )
     index_type: Literal["flat", "hnsw", "ivf"] = Field(
         "flat", description="flat is exact and fine to ~1M chunks; hnsw or ivf trade a little recall for speed on large corpora."

@@ -140,7 +140,7 @@ def test_missing_index_and_embedder_mismatch_are_clear_errors(corpus, cfg, fake_
     _build(corpus, cfg, fake_embedder)
     with pytest.raises(IndexError_, match="built with embedder 'fake-bow'.*knowledge.embedder is 'all-minilm-l6-v2'"):
         load_index(corpus / "build" / "index", KnowledgeConfig())
-    from conftest import FakeEmbedder
+    from knowledge_fixtures import FakeEmbedder
 
     with pytest.raises(IndexError_, match="built with embedder 'fake-bow'"):
         load_index(corpus / "build" / "index", cfg, embedder=FakeEmbedder(name="other-model"))

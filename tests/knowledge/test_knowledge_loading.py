@@ -6,7 +6,7 @@ import weakref
 from pathlib import Path
 
 import pytest
-from conftest import make_pdf, make_scanned_pdf
+from knowledge_fixtures import make_pdf, make_scanned_pdf
 
 import knowledge._build as build_module
 from knowledge import build_index, load_document, load_index
