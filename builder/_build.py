@@ -300,7 +300,7 @@ def _stage_dpo(b: _Build) -> tuple[dict, str]:
     d = b.cfg.builder.dpo
     if not d.enabled:
         return {"skipped": True}, "skipped: builder.dpo.enabled is false"
-    sft_ran = not b.result("sft").get("skipped", True)
+    sft_ran = bool(b.result("sft")) and not b.result("sft").get("skipped") and (b.adapters_dir / "sft").exists()
     sft_adapter = str(b.adapters_dir / "sft") if sft_ran else None
     pairs = read_jsonl(b.data_dir / "pairs.jsonl")
     n_auto = 0

@@ -75,9 +75,11 @@ def find_oracle(kb, answer: str, candidates: list, min_recall: float, mode: str 
 
 
 def fit(tokenizer, system: str, history: list[dict], chunks: list, max_length: int, keep=None, reserve: int = 0):
-    """The messages with as many chunks as fit in max_length tokens (lowest-ranked dropped first,
-    never `keep`), the number dropped, and whether the result still overflows."""
-    chunks = list(chunks)
+    """The messages cut to fit max_length tokens, the number of chunks dropped, and whether the
+    result still overflows. Like chat.prompt.fit_messages when serving, what goes first is the
+    lowest-ranked chunks (never `keep`, the chunk holding the answer), then the oldest exchanges
+    of the conversation; the last question and its answer always stay."""
+    chunks, history = list(chunks), list(history)
     dropped = 0
     while True:
         messages = build_messages(system, history, chunks)
@@ -85,10 +87,16 @@ def fit(tokenizer, system: str, history: list[dict], chunks: list, max_length: i
         if token_length(tokenizer, messages, add_generation_prompt=gen) + reserve <= max_length:
             return messages, dropped, False
         removable = [i for i, c in enumerate(chunks) if keep is None or c.id != keep.id]
-        if not removable:
+        last_user = max(i for i, m in enumerate(history) if m["role"] == "user")
+        if removable:
+            chunks.pop(removable[-1])
+            dropped += 1
+        elif last_user > 0:
+            del history[0]
+            while history[0]["role"] != "user":  # a conversation opens with the user
+                del history[0]
+        else:
             return messages, dropped, True
-        chunks.pop(removable[-1])
-        dropped += 1
 
 
 def split_conversations(convs: list[Conversation], share: float, seed: int) -> tuple[list, list]:

@@ -28,7 +28,7 @@ class SFTConfig(BaseModel):
     )
     gradient_accumulation: int = Field(1, ge=1, description="Steps whose gradients are summed before an update (a larger batch for the same memory).")
     max_length: int = Field(
-        512,
+        640,
         ge=64,
         description="Longest training sequence in tokens. Retrieved context is trimmed (lowest-ranked chunks first) to fit; "
         "examples still longer are truncated and counted.",
@@ -54,12 +54,12 @@ class DPOConfig(BaseModel):
     )
     beta: float = Field(0.1, gt=0, description="Strength of the pull towards the SFT model; lower lets preferences move it more.")
     batch_size: int = Field(4, ge=1, description="Preference pairs per step.")
-    max_length: int = Field(384, ge=64, description="Longest prompt + answer in tokens; context is trimmed to fit, as for SFT.")
-    max_pairs: int = Field(16, ge=1, description="Cap on training pairs per run (a seeded sample, sources kept in proportion); each pair costs ~4 forward passes.")
+    max_length: int = Field(512, ge=64, description="Longest prompt + answer in tokens; context is trimmed to fit, as for SFT.")
+    max_pairs: int = Field(12, ge=1, description="Cap on training pairs per run (a seeded sample, sources kept in proportion); each pair costs ~4 forward passes.")
     eval_pairs: int = Field(8, ge=1, description="Pairs held out to measure reward accuracy and margin for the learning-rate choice.")
     auto_pairs: bool = Field(True, description="Also make pairs from the SFT model's own answers that disagree with the reference.")
     auto_pairs_f1_threshold: float = Field(0.5, ge=0, le=1, description="An own answer below this token F1 to the reference becomes 'rejected'.")
-    max_auto_pairs: int = Field(16, ge=0, description="Cap on automatic pairs; each costs one generation.")
+    max_auto_pairs: int = Field(8, ge=0, description="Cap on automatic pairs; each costs one generation.")
 
 
 class BuilderConfig(BaseModel):

@@ -279,12 +279,20 @@ def choice_correct(answer: str, reference: str, choices: list[str] | None = None
 
 # --- declining -----------------------------------------------------------------------------
 
+_DOCS = r"(?:documents?|context|sources?|text|knowledge base|materials?|records?)"
 _DECLINE = re.compile(
-    r"(?:can ?not|can't|could not|couldn't|unable to|don't|do not|does not|doesn't|did not|didn't)\s+"
-    r"(?:find|locate|answer|cover|contain|mention|include|provide|say|specify|address|have (?:enough |any )?information)"
-    r"|\bnot (?:covered|mentioned|included|found|provided|available|addressed|stated|specified|discussed) (?:in|by)\b"
-    r"|\bno (?:relevant )?information\b|\bnot enough information\b|\bi (?:do not|don't) know\b"
-    r"|\b(?:outside|beyond) (?:the scope of )?(?:my|the) (?:documents|knowledge|context)\b",
+    # "I can't find ...", "we do not have information ...": the assistant says it lacks the answer
+    r"\b(?:i|we)(?:'m|'re| am| are)?\s+(?:can ?not|can't|could not|couldn't|unable to|not able to|do not|don't)\s+"
+    r"(?:find|locate|answer|provide|see|know|have (?:enough |any )?information)\b"
+    r"|\b(?:unable|not able) to (?:find|answer|provide|locate)\b"
+    # "the documents do not mention ...": the documents (not some company or product) lack it
+    rf"|\b(?:the |these |my |our |provided )?(?:{_DOCS}|information provided|data provided)(?: provided)?\s+"
+    r"(?:do|does|did)\s*(?:not|n't)\s+(?:cover|contain|mention|include|provide|say|specify|address|discuss|answer)\b"
+    rf"|\bnot (?:covered|mentioned|included|found|provided|available|addressed|stated|specified|discussed) "
+    rf"(?:in|by) (?:the|my|our|these|this|any) (?:provided )?(?:{_DOCS}|information)\b"
+    r"|\bno (?:relevant )?information (?:about|on|regarding|in)\b|\bnot enough information\b"
+    r"|\b(?:outside|beyond) (?:the scope of )?(?:my|the) (?:documents|knowledge|context)\b"
+    r"|\bcan ?not be (?:found|answered|determined) (?:from|in|with)\b",
     re.I,
 )
 
@@ -297,7 +305,7 @@ def text_declines(text: str, decline_message: str | None = None) -> bool:
     """
     if decline_message and normalize_answer(decline_message) and normalize_answer(decline_message) in normalize_answer(text):
         return True
-    opening = " ".join(sentences(strip_markup(text))[:2])
+    opening = " ".join(sentences(strip_markup(text).replace("’", "'"))[:2])
     return bool(_DECLINE.search(opening))
 
 

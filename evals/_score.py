@@ -45,9 +45,12 @@ def _strip_disclaimer(text: str, disclaimer: str | None) -> str:
     return text
 
 
-def answer_scores(item: EvalItem, text: str) -> tuple[dict, object]:
-    """The answer-type metrics and what was parsed from the answer (verdict, number or option)."""
+def answer_scores(item: EvalItem, text: str, declined: bool = False) -> tuple[dict, object]:
+    """The answer-type metrics and what was parsed from the answer (verdict, number or option).
+    A declined answer is no verdict: "No, I can't find that" answers nothing, whatever it opens with."""
     ref = item.answer
+    if declined and item.answer_type in ("yes_no", "number", "choice"):
+        return {"accuracy": 0.0}, None
     if item.answer_type == "free":
         return {"em": exact_match(text, ref), "f1": token_f1(text, ref), "rouge_l": rouge_l(text, ref)}, None
     if item.answer_type == "yes_no":
@@ -82,7 +85,7 @@ def score_answer(
     hits = context_hits(answer) if rag else []
     all_hits = list(getattr(answer, "hits", None) or []) if rag else []
 
-    scores, parsed = answer_scores(item, text)
+    scores, parsed = answer_scores(item, text, declined)
     if rag and item.gold_docs:
         scores.update(retrieval_scores([_chunk(h).source for h in all_hits], item.gold_docs))
     if rag and not declined and not getattr(answer, "escalation", None):

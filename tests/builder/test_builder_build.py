@@ -42,6 +42,7 @@ def test_build_trains_exports_and_records(built):
     assert record["sft"]["train_loss"] > 0 and record["sft"]["tokens_per_s"] > 0
     dpo = record["dpo"]
     assert dpo["pairs"]["user"] == 6 and dpo["pairs"]["feedback"] == 0
+    assert 1 <= dpo["pairs"]["auto"] <= 2  # the tiny model's answers disagree with the references (max_auto_pairs: 2)
     assert 0 <= dpo["reward_accuracy"] <= 1 and dpo["learning_rate"] == 0.005 and "reward_margin" in dpo
     assert set(record["evaluation"]) >= {"n", "base", "tuned"} and record["evaluation"]["tuned"]["eval_loss"] > 0
     assert record["inputs"]["conversations"] and record["versions"]["trl"]

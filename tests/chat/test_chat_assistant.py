@@ -11,7 +11,7 @@ from chat import _backends
 from chat.config import DEFAULT_DECLINE_MESSAGE
 from knowledge.errors import ConfigError, InputError
 
-from conftest import FakeKB
+from chat_fixtures import FakeKB
 
 
 def run(assistant, question, **kw):

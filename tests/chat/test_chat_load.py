@@ -8,7 +8,7 @@ from chat import FALLBACK_DECLINE_THRESHOLD, Assistant, read_manifest
 from chat.prompt import PROMPT_FORMAT_VERSION
 from knowledge.errors import BuildError, ConfigError
 
-from conftest import make_build, write_corpus
+from chat_fixtures import make_build, write_corpus
 
 
 def test_build_has_all_variants_defaults_to_tuned_rag_and_records_build_id(built_folder):

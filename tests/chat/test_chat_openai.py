@@ -67,7 +67,7 @@ def test_served_answer_streams_and_matches_the_in_process_one(server, tiny_model
 
 
 def test_declining_and_escalation_need_no_server(tiny_model_dir):
-    from conftest import FakeKB
+    from chat_fixtures import FakeKB
 
     dead = Assistant(name="T", base_model=tiny_model_dir, kb=FakeKB({"hours.md": 0.1}),
                      generation=GenerationConfig(backend="openai", url=f"http://127.0.0.1:{free_port()}/v1"))

@@ -116,6 +116,11 @@ def test_text_declines():
     assert text_declines("The documents do not mention the parking fee.")
     assert text_declines("That is not covered in the documents provided.")
     assert not text_declines("The fee is 35 dollars [1].")
+    assert text_declines("No, I’m not able to provide that answer.")
+    assert text_declines("I couldn't find anything about horses.")
+    # a company or a statement lacking something is an answer, not a decline
+    assert not text_declines("Corning does not have positive working capital. Its statements do not include cash.")
+    assert not text_declines("Based on the provided information, no. It does not provide any details on others.")
     # a missing detail noted after two sentences of answer is not a decline
     assert not text_declines("We open at 9. We close at 5. The documents do not mention holidays.")
 
