@@ -1266,9 +1266,7 @@ def _eval_outputs(report):
     import gradio as gr
     from PIL import Image
 
-    from evals import METRICS
-    from evals._aggregate import primary_score  # the one-number-per-answer score evals ranks disagreements by
-    from evals._report import chart_images
+    from evals import METRICS, chart_images, primary_score
 
     labels = {m.name: m.label for m in METRICS}
     table = [[labels.get(name, name)] + [row[v].fmt() if v in row else "-" for v in report.variants]

@@ -38,7 +38,10 @@ from ._common import (
 )
 
 STAGES = ("index", "base", "data", "sft", "dpo", "calibrate", "export", "evaluate")
-TRAINING_STAGES = ("data", "sft", "dpo", "export", "evaluate")
+DEPENDS_ON = {
+    "index": (), "base": (), "data": ("index", "base"), "sft": ("data", "base"), "dpo": ("sft", "data"),
+    "calibrate": ("index",), "export": ("base", "sft", "dpo"), "evaluate": ("export", "data"),
+}  # fmt: skip
 MIN_PAIRS = 4  # fewer preference pairs than this are not worth a DPO run
 DEFAULT_CPU_TOKENS_PER_S = 120.0  # SmolLM2-135M LoRA on 2 CPU cores, for the first ETA
 
@@ -139,7 +142,10 @@ class _Build:
         return self.states.get(stage, {}).get("result", {})
 
     def current(self, stage: str) -> bool:
-        return bool(self.states.get(stage)) and self.states[stage].get("key") == self.keys.get(stage)
+        """Built for the present inputs, and so is everything it reads from (after `--only sft`,
+        export and evaluate are stale although their own keys still match)."""
+        own = bool(self.states.get(stage)) and self.states[stage].get("key") == self.keys.get(stage)
+        return own and all(self.current(d) for d in DEPENDS_ON[stage])
 
     # -- shared resources -------------------------------------------------------------------
 
@@ -485,7 +491,7 @@ def build(folder, cfg, force=(), only: str | None = None, skip_train: bool = Fal
         _finish(b, summary, skip_train, started)
     elif only:
         summary.notes.append(f"ran only {only}; run `tailor build {b.folder}` to finish the build and write the manifest")
-    summary.evaluation = b.result("evaluate") if not b.result("evaluate").get("skipped") else {}
+    summary.evaluation = b.result("evaluate") if b.current("evaluate") and not b.result("evaluate").get("skipped") else {}
     summary.seconds = time.time() - started
     log.info(str(summary))
     return summary

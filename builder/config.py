@@ -23,10 +23,12 @@ class SFTConfig(BaseModel):
     # model in a few minutes on a 2-core CPU; on a GPU raise epochs and max_length freely.
     epochs: float = Field(1.0, gt=0, description="Passes over the conversations; 1 keeps a CPU build within minutes, 2-3 fit better on a GPU.")
     learning_rate: float = Field(2e-4, gt=0, description="LoRA tolerates rates ~10x a full fine-tune's.")
+    # One row per forward pass: on a CPU a packed row's attention mask costs the square of its
+    # length, so two short rows beat one long one; accumulation keeps two rows per update.
     batch_size: int = Field(
-        2, ge=1, description="Rows per step; with packing each row holds several examples, up to max_length tokens in all."
+        1, ge=1, description="Rows per forward pass; with packing each row holds several examples, up to max_length tokens in all."
     )
-    gradient_accumulation: int = Field(1, ge=1, description="Steps whose gradients are summed before an update (a larger batch for the same memory).")
+    gradient_accumulation: int = Field(2, ge=1, description="Steps whose gradients are summed before an update (a larger batch for the same memory).")
     max_length: int = Field(
         640,
         ge=64,
@@ -55,8 +57,8 @@ class DPOConfig(BaseModel):
     beta: float = Field(0.1, gt=0, description="Strength of the pull towards the SFT model; lower lets preferences move it more.")
     batch_size: int = Field(4, ge=1, description="Preference pairs per step.")
     max_length: int = Field(512, ge=64, description="Longest prompt + answer in tokens; context is trimmed to fit, as for SFT.")
-    max_pairs: int = Field(12, ge=1, description="Cap on training pairs per run (a seeded sample, sources kept in proportion); each pair costs ~4 forward passes.")
-    eval_pairs: int = Field(8, ge=1, description="Pairs held out to measure reward accuracy and margin for the learning-rate choice.")
+    max_pairs: int = Field(8, ge=1, description="Cap on training pairs per run (a seeded sample, sources kept in proportion); each pair costs ~4 forward passes.")
+    eval_pairs: int = Field(6, ge=1, description="Pairs held out to measure reward accuracy and margin for the learning-rate choice.")
     auto_pairs: bool = Field(True, description="Also make pairs from the SFT model's own answers that disagree with the reference.")
     auto_pairs_f1_threshold: float = Field(0.5, ge=0, le=1, description="An own answer below this token F1 to the reference becomes 'rejected'.")
     max_auto_pairs: int = Field(8, ge=0, description="Cap on automatic pairs; each costs one generation.")

@@ -10,7 +10,7 @@ reported with 95% bootstrap intervals and paired comparisons.
 The metric functions are public so a suite author can check how an answer would score.
 Helpers live in _-prefixed modules; docs/EVALUATION.md describes the method.
 """
-from evals._aggregate import METRICS, Comparison, MetricDef
+from evals._aggregate import METRICS, Comparison, MetricDef, primary_score
 from evals._ground import GROUNDED_THRESHOLD, Grounder, claim_sentences
 from evals._judge import Judge
 from evals._metrics import (
@@ -30,7 +30,7 @@ from evals._metrics import (
     text_declines,
     token_f1,
 )
-from evals._report import print_report
+from evals._report import chart_images, print_report
 from evals._runner import (
     ALL_VARIANTS,
     EvalReport,
@@ -53,5 +53,5 @@ __all__ = [
     "parse_gates", "check_gates", "parse_variants", "estimate", "paired_difference", "claim_sentences",
     "exact_match", "token_f1", "rouge_l", "normalize_answer", "parse_yes_no", "parse_number", "parse_numbers",
     "numbers_match", "parse_choice", "choice_correct", "text_declines", "retrieval_scores", "citation_markers",
-    "citation_scores",
+    "citation_scores", "primary_score", "chart_images",
 ]  # fmt: skip

@@ -171,7 +171,10 @@ def print_report(report, console=None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:
+            console.width = max(console.width, 30 + 24 * len(report.variants))  # a log file: keep each row on one line
     table = Table(title=f"{report.suite}: {report.n_questions} questions"
                   + (f" (sample, seed {report.seed})" if report.limit is not None and report.n_questions < report.n_suite else ""))
     table.add_column("metric")

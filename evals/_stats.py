@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 CONFIDENCE = 0.95
+MIN_PAIRED = 5  # fewer questions measured on both variants is never called a difference
 
 
 @dataclass
@@ -103,8 +104,11 @@ class Difference:
 
     @property
     def significant(self) -> bool:
-        """True when the 95% interval excludes zero (an all-zero interval is no difference)."""
-        return self.low is not None and self.high is not None and (self.low > 0 or self.high < 0)
+        """True when the 95% interval excludes zero (an all-zero interval is no difference) on at
+        least MIN_PAIRED questions: with fewer, every resample repeats the same few questions
+        and the interval collapses onto the observed difference, which proves nothing."""
+        return (self.low is not None and self.high is not None and self.n >= MIN_PAIRED
+                and (self.low > 0 or self.high < 0))
 
 
 def paired_difference(stat: Stat, a: tuple, b: tuple, samples: int = 1000, seed: int = 0) -> Difference:

@@ -42,7 +42,7 @@ def test_build_trains_exports_and_records(built):
     assert record["sft"]["train_loss"] > 0 and record["sft"]["tokens_per_s"] > 0
     dpo = record["dpo"]
     assert dpo["pairs"]["user"] == 6 and dpo["pairs"]["feedback"] == 0
-    assert 1 <= dpo["pairs"]["auto"] <= 2  # the tiny model's answers disagree with the references (max_auto_pairs: 2)
+    assert 0 <= dpo["pairs"]["auto"] <= 2  # max_auto_pairs: 2 (the tiny model answers blank lines: none made)
     assert 0 <= dpo["reward_accuracy"] <= 1 and dpo["learning_rate"] == 0.005 and "reward_margin" in dpo
     assert set(record["evaluation"]) >= {"n", "base", "tuned"} and record["evaluation"]["tuned"]["eval_loss"] > 0
     assert record["inputs"]["conversations"] and record["versions"]["trl"]
@@ -196,3 +196,24 @@ def test_cli_build_reports_bad_input_without_traceback(built_copy):
     assert result.exit_code != 0 and isinstance(result.exception, InputError)
     assert "preferences.jsonl:7" in str(result.exception)
     shutil.rmtree(built_copy / "build" / "logs", ignore_errors=True)
+
+
+def test_auto_pairs_reject_answers_that_disagree_with_the_reference(monkeypatch, tmp_path):
+    """The selection logic, with the model's answers fixed (the real model makes pairs in the e2e test)."""
+    import builder._dpo as dpo_module
+    from builder.config import config_from_dict
+
+    rows = [
+        {"messages": [{"role": "system", "content": "ctx"}, {"role": "user", "content": f"Q{i}?"}, {"role": "assistant", "content": ref}], "line": i}
+        for i, ref in enumerate(["We open at nine on Saturday.", "A consultation costs 60 euros.", "Parking is free."])
+    ]  # fmt: skip
+    answers = {"Q0?": "We open at nine on Saturday.", "Q1?": "It is free of charge, no cost.", "Q2?": "   "}
+    monkeypatch.setattr(dpo_module, "load_model", lambda *a, **k: None)
+    monkeypatch.setattr(dpo_module, "load_tokenizer", lambda *a, **k: None)
+    monkeypatch.setattr(dpo_module, "generate", lambda model, tok, prompts, *a, **k: [answers[p[-1]["content"]] for p in prompts])
+    cfg = config_from_dict({"builder": {"dpo": {"max_auto_pairs": 3}}}, tmp_path / "assistant.yaml")
+    pairs = dpo_module.auto_pairs("base", "adapter", rows, cfg)
+    assert len(pairs) == 1  # the agreeing answer and the blank one make no pair
+    pair = pairs[0]
+    assert pair["source"] == "auto" and pair["chosen"][0]["content"] == "A consultation costs 60 euros."
+    assert pair["rejected"][0]["content"] == "It is free of charge, no cost." and pair["prompt"] == rows[1]["messages"][:-1]

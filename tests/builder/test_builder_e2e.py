@@ -28,6 +28,7 @@ builder:
     lr_sweep: [1.0]
     max_pairs: 4
     max_auto_pairs: 2
+    auto_pairs_f1_threshold: 1.0  # any answer short of the reference word for word becomes a pair
     eval_pairs: 2
 """
 
@@ -41,6 +42,7 @@ def test_real_model_build_improves_held_out_loss(tmp_path, real_base_model):
     summary = build(folder, load_config(folder), quiet=True)
     ev = summary.evaluation
     assert ev["tuned"]["eval_loss"] < ev["base"]["eval_loss"]
+    assert summary.stage("dpo").result["pairs"]["auto"] >= 1  # the real SFT model's own answers
     manifest = json.loads((folder / "build" / "manifest.json").read_text())
     assert manifest["base_model"] == "smollm2-135m-instruct" and manifest["model_dir"] == "model"
     model = AutoModelForCausalLM.from_pretrained(folder / "build" / "model")

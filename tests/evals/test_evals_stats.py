@@ -71,3 +71,14 @@ def test_a_clear_improvement_is_significant_and_worded_right():
     assert worse.winner == "tuned+rag" and worse.sentence().startswith("tuned+rag beats base+rag on f1 by ")
     lo, hi = map(float, worse.sentence().split("95% CI ")[1].rstrip(")").split(".."))
     assert 0.19 < lo <= -worse.difference.diff <= hi
+
+
+def test_a_difference_on_too_few_questions_is_not_significant():
+    # one question, or four, differing by the same amount: the interval collapses onto the
+    # difference, but that is no evidence
+    for n in (1, 4):
+        d = paired_difference(Stat("ratio"), (np.zeros(n), np.ones(n)), (np.ones(n), np.ones(n)), seed=0)
+        assert d.low == d.high == 1.0 and not d.significant
+    d = paired_difference(Stat("ratio"), (np.zeros(5), np.ones(5)), (np.ones(5), np.ones(5)), seed=0)
+    assert d.significant
+
