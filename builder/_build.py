@@ -11,6 +11,7 @@ previous build (build/model/ and build/manifest.json) stays loadable.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -192,7 +193,7 @@ def _key(b: _Build, stage: str) -> str:
             "data", fp("index"), fp("base"), PROMPT_FORMAT_VERSION, cfg.name, cfg.chat.system_prompt, cfg.chat.decline_message,
             cfg.knowledge.top_k, cfg.knowledge.search_mode, hash_file(b.conversations), hash_file(b.preferences),
             hash_file(b.feedback), bc.eval_split, bc.raft_distractor_only, bc.seed, bc.oracle_min_recall, bc.min_conversations,
-            bc.sft.max_length, bc.dpo.max_length,
+            bc.sft.max_length, bc.dpo.max_length, bc.synthesize.model_dump(), _eval_suites_hash(b),
         ])  # fmt: skip
     if stage == "sft":
         lora = [bc.lora_r, bc.lora_alpha, bc.lora_dropout, bc.lora_target_modules]
@@ -201,7 +202,7 @@ def _key(b: _Build, stage: str) -> str:
         return hash_json(["dpo", fp("sft"), fp("data"), bc.dpo.model_dump(), bc.eval_max_new_tokens, cfg.generation.repetition_penalty, bc.seed])
     if stage == "calibrate":
         general = Path(__file__).parent / "data" / "general_questions.txt"
-        return hash_json(["calibrate", fp("index"), hash_file(b.conversations), hash_file(general), cfg.knowledge.top_k, cfg.knowledge.search_mode])
+        return hash_json(["calibrate", fp("index"), fp("data"), hash_file(b.conversations), hash_file(general), cfg.knowledge.top_k, cfg.knowledge.search_mode])
     if stage == "export":
         return hash_json(["export", fp("base"), fp("sft"), fp("dpo")])
     if stage == "evaluate":
@@ -241,20 +242,90 @@ def _stage_base(b: _Build) -> tuple[dict, str]:
     return info, f"{b.cfg.builder.base_model} ({config.model_type})"
 
 
+def _eval_suites_hash(b: _Build) -> str:
+    return hash_json([hash_file(p) for p in sorted((b.folder / "evals").glob("*.jsonl"))])
+
+
+def _eval_questions(b: _Build) -> list[str]:
+    """Questions of the assistant's eval suites, so synthesized data never repeats them."""
+    questions = []
+    for path in sorted((b.folder / "evals").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # `tailor eval` reports bad suite lines; they do not block a build
+            if isinstance(row, dict) and isinstance(row.get("question"), str):
+                questions.append(row["question"])
+    return questions
+
+
+def _synthesize(b: _Build):
+    """Conversations and DPO pairs made from the documents (builder._synthesize), logged by source."""
+    from ._inputs import Conversation, PreferencePair
+    from ._synthesize import SynthExample, local_teacher, openai_teacher, synthesize
+
+    sc = b.cfg.builder.synthesize
+    teacher, saved = None, b.data_dir / "synth_teacher.jsonl"
+    if sc.teacher_url:
+        teacher = openai_teacher(sc.teacher_url, sc.teacher_model, timeout=sc.teacher_timeout)
+    elif sc.teacher_model:
+        teacher = local_teacher(sc.teacher_model)
+
+    def keep(ex: SynthExample) -> None:  # teacher output survives a teacher that fails later
+        b.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(saved, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(ex.conversation(), ensure_ascii=False) + "\n")
+
+    sources = sorted(b.kb.sources())
+    result = synthesize(
+        b.docs_dir, sources, b.kb.chunks, b.kb.embedder.encode, _eval_questions(b), seed=b.cfg.builder.seed,
+        max_examples=sc.max_examples, max_pairs=sc.max_pairs, teacher=teacher,
+        teacher_chunks=sc.teacher_chunks if teacher else 0, on_teacher_example=keep,
+    )  # fmt: skip
+    for line in result.summary().splitlines():
+        log.info(f"  {line}")
+    if is_main_process():
+        write_jsonl(b.data_dir / "synth_conversations.jsonl", [e.conversation() for e in result.examples])
+        write_jsonl(b.data_dir / "synth_preferences.jsonl", result.pairs)
+    convs = [Conversation(e.conversation()["messages"], 0, {"synthesized": e.kind, "source": e.source, "chunk_id": e.chunk_id}) for e in result.examples]
+    pairs = [
+        PreferencePair([{"role": "user", "content": p["prompt"]}], p["chosen"], p["rejected"], "synthesized", 0, {"source": p["source"]})
+        for p in result.pairs
+    ]
+    info = {"by_source": dict(result.counts), "dropped": dict(result.dropped), "pairs": len(result.pairs), "samples": result.samples()}
+    return convs, pairs, info
+
+
 def _stage_data(b: _Build) -> tuple[dict, str]:
     from ._data import render_eval, render_pairs, render_train, split_conversations, warn_truncated
     from ._inputs import load_conversations, load_preferences
 
     cfg, notes = b.cfg, []
     convs = load_conversations(b.conversations) if b.conversations.exists() else []
-    if not b.conversations.exists():
-        notes.append(f"no {b.conversations.relative_to(b.folder)}: SFT is skipped")
+    synth_pairs, synth_info = [], None
+    mode = cfg.builder.synthesize.mode
+    if mode == "always" or (mode == "auto" and not b.conversations.exists()):
+        synth_convs, synth_pairs, synth_info = _synthesize(b)
+        convs = convs + synth_convs
+        if not synth_convs and not b.conversations.exists():
+            notes.append(f"no {b.conversations.relative_to(b.folder)} and nothing could be synthesized from docs/: SFT is skipped")
+    if not convs and not b.conversations.exists():
+        if mode == "never":
+            notes.append(f"no {b.conversations.relative_to(b.folder)}: SFT is skipped (builder.synthesize.mode is never)")
+    elif len(convs) < cfg.builder.min_conversations and not b.conversations.exists():
+        # Synthesized from documents alone, too few to train on: a retrieval-only build, not an error.
+        notes.append(
+            f"only {len(convs)} conversation(s) could be synthesized from docs/ (SFT needs builder.min_conversations = "
+            f"{cfg.builder.min_conversations}): SFT is skipped; add data/conversations.jsonl to fine-tune"
+        )
+        convs = []
     elif len(convs) < cfg.builder.min_conversations:
         raise InputError(
             f"{b.conversations}: {len(convs)} usable conversation(s); SFT needs at least builder.min_conversations = "
             f"{cfg.builder.min_conversations}. Add conversations, or build a retrieval-only assistant with `tailor build --skip-train`."
         )
-    pairs = load_preferences(b.preferences)[0] if b.preferences.exists() else []
+    pairs = (load_preferences(b.preferences)[0] if b.preferences.exists() else []) + synth_pairs
     feedback, skipped = load_preferences(b.feedback, source="feedback", strict=False) if b.feedback.exists() else ([], [])
     for problem in skipped:
         log.warning(f"  warning: skipped a damaged app vote: {problem}")
@@ -272,7 +343,7 @@ def _stage_data(b: _Build) -> tuple[dict, str]:
         "conversations": len(convs), "train": len(train_rows), "held_out": len(eval_rows),
         "train_contexts": train_stats.to_dict(), "eval_contexts": eval_stats.to_dict(),
         "pairs": {"user": len(pairs), "feedback": len(feedback)}, "pair_contexts": pair_stats.to_dict(),
-        "feedback_skipped": len(skipped), "notes": notes,
+        "feedback_skipped": len(skipped), "notes": notes, "synthesized": synth_info,
     }  # fmt: skip
     s = train_stats
     msg = (
@@ -280,6 +351,9 @@ def _stage_data(b: _Build) -> tuple[dict, str]:
         f"{s.distractor_only} distractors only -> decline, {s.no_oracle} plain retrieval); "
         f"{len(pairs)} preference pairs + {len(feedback)} app votes"
     )
+    if synth_info:
+        by = ", ".join(f"{k} {v}" for k, v in synth_info["by_source"].items())
+        msg += f"; synthesized from documents: {sum(synth_info['by_source'].values())} conversations ({by}), {synth_info['pairs']} pairs"
     return info, msg
 
 
@@ -334,6 +408,9 @@ def _stage_calibrate(b: _Build) -> tuple[dict, str]:
 
     convs = load_conversations(b.conversations) if b.conversations.exists() else []
     questions = [m["content"] for c in convs for m in c.messages if m["role"] == "user"]
+    synthesized = b.data_dir / "synth_conversations.jsonl"
+    if not questions and synthesized.exists():  # documents-only: the synthesized questions are the in-domain set
+        questions = [r["messages"][0]["content"] for r in read_jsonl(synthesized)]
     cal = calibrate(b.kb, questions, b.cfg.knowledge.top_k, b.cfg.knowledge.search_mode)
     s = cal.stats
     note = f"threshold {cal.threshold:.3f}"

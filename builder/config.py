@@ -64,6 +64,20 @@ class DPOConfig(BaseModel):
     max_auto_pairs: int = Field(8, ge=0, description="Cap on automatic pairs; each costs one generation.")
 
 
+class SynthesizeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["auto", "always", "never"] = Field(
+        "auto", description="auto: synthesize training data from docs/ when data/conversations.jsonl is absent; always: add it to the user's data."
+    )
+    max_examples: int = Field(400, ge=1, description="Cap on synthesized conversations (document-authored Q&A kept first).")
+    max_pairs: int = Field(120, ge=0, description="Cap on synthesized DPO pairs (grounded answer over a same-kind distractor).")
+    teacher_url: str | None = Field(None, description="Optional OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama) that writes Q&A for sampled chunks.")
+    teacher_model: str | None = Field(None, description="Model name for teacher_url, or a local Hugging Face model folder used as the teacher.")
+    teacher_chunks: int = Field(60, ge=0, description="Chunks sampled for the teacher; each costs one teacher call.")
+    teacher_timeout: float = Field(60.0, gt=0, description="Seconds per teacher call; 3 tries with backoff, then the stage fails, keeping what was made.")
+
+
 class BuilderConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -87,6 +101,7 @@ class BuilderConfig(BaseModel):
     eval_max_new_tokens: int = Field(64, ge=8, description="Answer length when scoring held-out questions (token F1) and making automatic DPO pairs.")
     sft: SFTConfig = Field(default_factory=SFTConfig)
     dpo: DPOConfig = Field(default_factory=DPOConfig)
+    synthesize: SynthesizeConfig = Field(default_factory=SynthesizeConfig)
 
 
 class EvalsConfig(BaseModel):

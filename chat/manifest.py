@@ -73,4 +73,5 @@ def write_manifest(build_dir: Path, manifest: Manifest) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".manifest.", dir=build_dir)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(manifest.model_dump_json(indent=2))
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; a manifest is meant to be read by servers and tools
     os.replace(tmp, build_dir / MANIFEST_NAME)

@@ -140,10 +140,12 @@ def test_too_few_conversations_names_the_minimum(tmp_path, tiny_model_dir):
 
 def test_missing_data_files_make_a_retrieval_only_assistant(tmp_path, tiny_model_dir):
     folder = make_folder(tmp_path / "docs-only", tiny_model_dir, conversations=False, preferences=False)
+    with open(folder / "assistant.yaml", "a", encoding="utf-8") as fh:
+        fh.write("  synthesize:\n    mode: never\n")  # the documents-only path is tested in test_synthesize.py
     summary = build(folder, load_config(folder), quiet=True)
     s = statuses(summary)
     assert s["sft"] == s["dpo"] == s["export"] == "skipped" and s["calibrate"] == "ran"
-    assert any("no data/conversations.jsonl" in n for n in summary.notes)
+    assert any("SFT is skipped" in n for n in summary.notes)
     manifest = json.loads((folder / "build" / "manifest.json").read_text())
     assert manifest["model_dir"] is None and manifest["adapter_dir"] is None and summary.retrieval_only
     assert manifest["decline"]["method"].startswith("fallback")

@@ -250,3 +250,29 @@ def test_teacher_down_fails_clearly_after_retries_keeping_what_was_made():
     saved = []
     with pytest.raises(BuildError, match="failed 2 times"):
         teacher_examples(chunks, ask, n=1, seed=0, result=SynthResult([], []), on_example=saved.append)
+
+
+def test_documents_only_build_trains_on_synthesized_data(tmp_path, tiny_model_dir):
+    """`tailor build` on a folder with docs/ and nothing else: the data stage synthesizes
+    conversations and pairs, says where they came from, and SFT and DPO train on them."""
+    from builder import build
+    from builder.config import load_config
+    from builder_fixtures import make_folder
+
+    folder = make_folder(tmp_path / "docs-only", tiny_model_dir, conversations=False, preferences=False)
+    (folder / "docs" / "portal.md").write_text(FAQ_MD, encoding="utf-8")
+    (folder / "docs" / "fees-table.md").write_text(TABLE_MD, encoding="utf-8")
+    (folder / "evals").mkdir()
+    (folder / "evals" / "suite.jsonl").write_text(json.dumps({"question": "Who resets my password?", "answer": "ext 214", "answer_type": "free"}) + "\n")
+    summary = build(folder, load_config(folder), quiet=True)
+    stages = {s.name: s for s in summary.stages}
+    assert stages["sft"].status == "ran" and stages["dpo"].status == "ran"
+    info = stages["data"].result["synthesized"]
+    assert info["by_source"]["faq"] >= 2 and info["by_source"]["table"] == 3 and info["pairs"] > 0
+    assert info["dropped"]["near an eval question"] == 1  # the eval question stays held out
+    assert "synthesized from documents" in stages["data"].note
+    synthesized = [json.loads(line) for line in (folder / "build" / "data" / "synth_conversations.jsonl").read_text().splitlines()]
+    assert all(row["chunk_id"] for row in synthesized)
+    assert "Who resets my password?" not in {row["messages"][0]["content"] for row in synthesized}
+    manifest = json.loads((folder / "build" / "manifest.json").read_text())
+    assert manifest["model_dir"] and manifest["decline"]["method"] and not manifest["decline"]["method"].startswith("fallback")
