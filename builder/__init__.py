@@ -14,9 +14,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._build import STAGES, BuildSummary, StageReport, build
-from ._dpo import run_dpo
-from ._sft import run_sft
+# The training stack (TRL, PEFT) takes seconds to import; load it on first use so that
+# `import builder.config` (every CLI command reads assistant.yaml through it) stays instant.
+_LAZY = {
+    "STAGES": "._build", "BuildSummary": "._build", "StageReport": "._build", "build": "._build",
+    "run_dpo": "._dpo", "run_sft": "._sft",
+}  # fmt: skip
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module 'builder' has no attribute {name!r}")
 
 __all__ = ["build", "run_sft", "run_dpo", "export_gguf", "BuildSummary", "StageReport", "STAGES"]
 
