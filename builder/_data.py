@@ -23,7 +23,7 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 
-from chat.prompt import build_messages, retrieval_query
+from chat.prompt import build_messages, retrieval_query, source_label
 
 from ._common import log, token_recall
 from ._inputs import Conversation, PreferencePair
@@ -99,6 +99,17 @@ def fit(tokenizer, system: str, history: list[dict], chunks: list, max_length: i
             return messages, dropped, True
 
 
+def cite(messages: list[dict], chunk) -> list[dict]:
+    """End the final answer with the [n] marker of the chunk that holds it, so the model learns to
+    cite the way chat/ resolves citations. `n` is read from the rendered context, after fitting."""
+    context = messages[0]["content"]
+    for n in range(1, context.count("\n[") + 2):
+        if f"[{n}] ({source_label(chunk)})\n{chunk.text.strip()}" in context:
+            answer = messages[-1]["content"].rstrip()
+            return [*messages[:-1], {**messages[-1], "content": f"{answer} [{n}]"}]
+    return messages
+
+
 def split_conversations(convs: list[Conversation], share: float, seed: int) -> tuple[list, list]:
     """Held-in and held-out conversations. The held-out ones are those with the smallest hash of
     their content, so adding data later leaves the earlier split mostly in place."""
@@ -139,6 +150,8 @@ def render_train(convs: list[Conversation], kb, cfg, tokenizer) -> tuple[list[di
                 hits.insert(rng.randrange(len(hits) + 1), oracle)
                 stats.oracle_inserted += 1
         messages, dropped, over = fit(tokenizer, system, history, hits, max_length, keep=oracle if kind == "oracle" else None)
+        if kind == "oracle":
+            messages = cite(messages, oracle)
         stats.chunks_dropped += dropped
         if over:
             stats.truncated.append(conv.line)

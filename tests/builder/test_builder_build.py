@@ -173,6 +173,10 @@ def test_raft_contexts(built, tokenizer):
     rows, stats = render_train(convs, kb, cfg, tokenizer)
     assert stats.oracle == len(convs)  # every answer is a sentence of the documents
     assert all(r["reference"] in r["messages"][0]["content"] for r in rows)
+    for r in rows:  # the target answer cites the chunk that holds it, by its number in the context
+        n = int(r["messages"][-1]["content"].rsplit("[", 1)[1].rstrip("]"))
+        block = r["messages"][0]["content"].split(f"[{n}] (", 1)[1].split("\n[", 1)[0]
+        assert r["reference"] in block
     cfg.builder.raft_distractor_only = 1.0
     rows, stats = render_train(convs, kb, cfg, tokenizer)
     assert stats.distractor_only == len(convs)
