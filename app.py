@@ -57,7 +57,7 @@ builder:
   lora_r: 16                   # adapter rank: more capacity, more memory
   eval_split: 0.1              # share of conversations held out to measure the tuned model
   sft:
-    epochs: 3
+    epochs: 1                  # passes over the conversations; more helps small data, costs CPU time
   dpo:
     enabled: true
 
