@@ -12,13 +12,11 @@ docs/ and its answerable eval questions (answer_type != decline).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,37 +34,11 @@ from knowledge import _store  # noqa: E402
 from knowledge._search import KnowledgeBase, rrf  # noqa: E402
 from knowledge._types import Chunk  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results.jsonl"
+from _results import make_recorder  # noqa: E402  (bench/ is on sys.path when a script runs)
 COMMAND = "bench/index.py"
 
 
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return ""
-
-
-def record(name: str, value: float, unit: str, baseline: float | None = None, note: str = "") -> None:
-    ratio = (value / baseline) if baseline else None
-    row = {
-        "name": name,
-        "value": round(float(value), 4),
-        "unit": unit,
-        "baseline": None if baseline is None else round(float(baseline), 4),
-        "ratio": None if ratio is None else round(ratio, 3),
-        "commit": commit(),
-        "time": dt.datetime.now().isoformat(timespec="seconds"),
-        "command": " ".join([COMMAND, *sys.argv[1:]]),
-    }
-    if note:
-        row["note"] = note
-    with open(RESULTS, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(row) + "\n")
-    shown = f"{name}: {value:.4g} {unit}"
-    if baseline is not None:
-        shown += f"  (baseline {baseline:.4g}, ratio {ratio:.3f})"
-    print(shown + (f"  [{note}]" if note else ""), flush=True)
+record = make_recorder(COMMAND)
 
 
 def corpus_files(data: Path, limit: int | None = None) -> list[Path]:

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import datetime as dt
-import json
 import os
 import shutil
 import socket
@@ -36,39 +34,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-RESULTS = ROOT / "bench" / "results.jsonl"
+from _results import make_recorder  # noqa: E402  (bench/ is on sys.path when a script runs)
 COMMAND = "bench/serve.py"
 SHARED_CLINIC = Path("/work/shared/data/clinic")
 VARIANT = "base+rag"
 
 
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return ""
-
-
-def record(name: str, value: float, unit: str, baseline: float | None = None, note: str = "") -> None:
-    ratio = (value / baseline) if baseline else None
-    row = {
-        "name": name,
-        "value": round(float(value), 4),
-        "unit": unit,
-        "baseline": None if baseline is None else round(float(baseline), 4),
-        "ratio": None if ratio is None else round(ratio, 3),
-        "commit": commit(),
-        "time": dt.datetime.now().isoformat(timespec="seconds"),
-        "command": " ".join([COMMAND, *sys.argv[1:]]),
-    }
-    if note:
-        row["note"] = note
-    with open(RESULTS, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(row) + "\n")
-    shown = f"{name}: {value:.4g} {unit}"
-    if baseline is not None:
-        shown += f"  (baseline {baseline:.4g}, ratio {ratio:.3f})"
-    print(shown, flush=True)
+record = make_recorder(COMMAND, show_note=False)
 
 
 def prepare_folder(folder: Path | None, max_new_tokens: int) -> tuple[Path, str]:
