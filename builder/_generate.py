@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import torch
+from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
 
 from ._common import use_bf16, use_cuda
 
@@ -52,11 +53,19 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, r
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+            # Left padding puts every prompt's end at the same position, so one
+            # prompt_ignore_length makes the penalty count only answer tokens, as chat serves.
+            processors = LogitsProcessorList()
+            if repetition_penalty != 1.0:
+                processors.append(RepetitionPenaltyLogitsProcessor(repetition_penalty, prompt_ignore_length=enc["input_ids"].shape[1]))
             out = model.generate(
                 **enc,
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
-                repetition_penalty=repetition_penalty,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+                logits_processor=processors,
                 pad_token_id=tokenizer.pad_token_id,
             )
             for j, i in enumerate(idx):
