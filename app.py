@@ -1228,8 +1228,10 @@ def _arena_head(state: dict, i: int) -> str:
 def _sources_line(answer) -> str:
     if not answer.sources:
         return ""
-    cited = "; ".join(f"[{c.n}] {c.source}" + (f" p.{c.page}" if c.page else "") for c in answer.sources)
-    return f"\n\n<small>Sources: {cited}</small>"
+    cited = "; ".join(f"[{c.n}] {c.source}" + (f" p.{c.page}" if c.page else "") + (" (matched by Tailor)" if c.attributed else "")
+                      for c in answer.sources)
+    label = "Sources" if answer.sources[0].cited else "Given (the answer cites none)"
+    return f"\n\n<small>{label}: {cited}</small>"
 
 
 def _snippet(text: str, n: int = 240) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from chat import _backends
-from chat._citations import resolve_citations
+from chat._citations import attribute, cited_numbers, resolve_citations
 from chat._guardrails import compile_rules, decline_text, document_titles, match_escalation
 from chat._types import VARIANTS, Answer, Token
 from chat.config import ChatConfig, GenerationConfig
@@ -270,6 +270,11 @@ class Assistant:
                 first_at = time.perf_counter()
             parts.append(piece)
             yield Token(piece)
+        attributed = self._attribution("".join(parts), used_hits)
+        if attributed is not None:
+            marker = f" [{attributed}]"
+            parts.append(marker)
+            yield Token(marker)
         if self.chat.disclaimer:
             tail = ("\n\n" if parts else "") + self.chat.disclaimer
             parts.append(tail)
@@ -277,7 +282,7 @@ class Assistant:
         body = "".join(parts)
         answer.text = body
         if used_hits is not None:
-            answer.sources = resolve_citations(body, used_hits)
+            answer.sources = resolve_citations(body, used_hits, attributed)
         end = time.perf_counter()
         timings = answer.timings
         timings["total_s"] = end - started
@@ -287,6 +292,13 @@ class Assistant:
             decode_s = (stats.finished_at or end) - (stats.first_token_at or end)
             timings["tokens_per_s"] = (stats.new_tokens - 1) / decode_s if stats.new_tokens > 1 and decode_s > 0 else None
         yield answer
+
+    def _attribution(self, text: str, used_hits) -> int | None:
+        """The marker to add to an answer that cites nothing, when a chunk it was given supports it."""
+        embedder = getattr(self.kb, "embedder", None)
+        if not used_hits or embedder is None or not text.strip() or cited_numbers(text, len(used_hits)):
+            return None
+        return attribute(text, used_hits, embedder)
 
     def _decline_text(self, hits) -> str:
         if self._titles is None:

@@ -23,7 +23,8 @@ def format_sources(answer: Answer) -> str:
     lines = [] if answer.sources[0].cited else ["(the answer cites no [n] marker; these are the documents it was given)"]
     for c in answer.sources:
         page = f", page {c.page}" if c.page else ""
-        lines.append(f"[{c.n}] {c.source}{page}  (score {c.score:.3f}, similarity {c.similarity:.2f})\n    {c.snippet}")
+        how = "; marker added by Tailor: this passage supports the answer" if c.attributed else ""
+        lines.append(f"[{c.n}] {c.source}{page}  (score {c.score:.3f}, similarity {c.similarity:.2f}{how})\n    {c.snippet}")
     return "\n".join(lines)
 
 

@@ -20,7 +20,9 @@ class Token:
 @dataclass
 class Citation:
     """A document the answer rests on. `n` is its [n] marker in the prompt and the answer;
-    `cited` is False when the model named no source and the citation lists what it was given."""
+    `cited` is False when the answer names no source and the citation lists what it was given;
+    `attributed` is True when the answer's marker was added by Tailor (the model wrote none and
+    this chunk supports the answer), not written by the model."""
 
     n: int
     source: str
@@ -31,6 +33,7 @@ class Citation:
     text: str
     similarity: float | None = None
     cited: bool = True
+    attributed: bool = False
 
 
 @dataclass

@@ -11,7 +11,10 @@ import string
 from collections import Counter
 from dataclasses import dataclass
 
+from chat._citations import sentences  # one sentence splitter for citation matching and metrics
+
 # --- text normalization --------------------------------------------------------------------
+
 
 _CITATION = re.compile(r"\[\s*\d+(?:\s*(?:[-–,]|and)\s*\d+)*\s*\]")
 _MARKDOWN = re.compile(r"(\*\*|__|\*|`+|^#+\s*|^\s*[-•]\s+|^\s*>\s*)", re.M)
@@ -63,12 +66,6 @@ def rouge_l(answer: str, reference: str) -> float:
         return 0.0
     precision, recall = lcs / len(pred), lcs / len(ref)
     return 2 * precision * recall / (precision + recall)
-
-
-def sentences(text: str) -> list[str]:
-    """Split into sentences at . ! ? or line breaks; good enough for answers and chunks."""
-    parts = re.split(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n+", text or "")
-    return [p.strip() for p in parts if p and p.strip()]
 
 
 # --- yes / no / maybe ----------------------------------------------------------------------

@@ -114,7 +114,7 @@ def score_answer(
         "declined_flag": flag,
         "escalation": getattr(answer, "escalation", None),
         "sources": [{"n": getattr(c, "n", None), "source": getattr(c, "source", None), "page": getattr(c, "page", None),
-                     "cited": getattr(c, "cited", True)} for c in (getattr(answer, "sources", None) or [])],
+                     "cited": getattr(c, "cited", True), "attributed": getattr(c, "attributed", False)} for c in (getattr(answer, "sources", None) or [])],
         "hits": [{"rank": getattr(h, "rank", i), "source": _chunk(h).source, "page": getattr(_chunk(h), "page", None),
                   "similarity": _float(getattr(h, "similarity", None))} for i, h in enumerate(all_hits, start=1)],
         "scores": scores,

@@ -26,3 +26,10 @@ def test_nothing_cited_lists_every_given_chunk_as_not_cited():
 
 def test_snippet_is_one_line():
     assert snippet("a\n\nb   c") == "a b c"
+
+
+def test_sentences_split_at_stops_and_line_breaks():
+    from chat._citations import sentences
+
+    assert sentences("We open at 9 a.m. on Saturday. Closed Sunday!\nCall (360) 555-0148.") == [
+        "We open at 9 a.m. on Saturday.", "Closed Sunday!", "Call (360) 555-0148."]

@@ -36,3 +36,32 @@ def test_injected_document_is_retrieved_as_data_and_decline_is_unaffected(real_k
     answer = make(real_kb, tiny_model_dir).answer("How do I book an appointment online?")
     assert answer.hits[0].chunk.source == "portal.md" and "PWNED" in answer.hits[0].chunk.text
     assert not answer.declined and answer.sources[0].source == "portal.md"
+
+
+def test_an_answer_without_markers_is_attributed_to_the_chunk_that_supports_it(real_kb, tiny_model_dir, monkeypatch):
+    """The model wrote no [n]: Tailor adds the marker of the chunk whose sentences match the
+    answer's (real embedder), streams it, and flags the citation as added, not written."""
+    from chat import Token, _backends
+
+    reply = {"text": ""}
+
+    def scripted(loaded, messages, gen, stats):
+        yield reply["text"]
+
+    monkeypatch.setattr(_backends, "stream_local", scripted)
+    assistant = make(real_kb, tiny_model_dir)
+    reply["text"] = "Free parking is available behind the building, and two spaces are kept for wheelchair users."
+    events = list(assistant.stream("Where can I park, and when are you open on Saturday?"))
+    answer = events[-1]
+    n = next(c.n for c in answer.sources if c.source == "parking.md")
+    assert answer.hits[0].chunk.source != "parking.md" or n == 1  # not simply the top hit
+    assert answer.text == reply["text"] + f" [{n}]" and isinstance(events[-2], Token) and events[-2].text == f" [{n}]"
+    assert [(c.source, c.cited, c.attributed) for c in answer.sources] == [("parking.md", True, True)]
+
+    reply["text"] = "The 1998 World Cup was won by France, who beat Brazil three goals to nil in the final."
+    answer = assistant.answer("Where can I park, and when are you open on Saturday?")
+    assert answer.text == reply["text"] and all(not c.cited and not c.attributed for c in answer.sources)
+
+    reply["text"] = "On Saturday we open at 9:00 [1]."
+    answer = assistant.answer("When are you open on Saturday?")
+    assert answer.text == reply["text"] and [(c.n, c.attributed) for c in answer.sources] == [(1, False)]

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Build and evaluate Tailor on the real public data in ../shared/data (read-only, so copied first).
+#
+#   bench/real_data.sh build DOMAIN         # copy, then `tailor build` with its conversations and preferences
+#   bench/real_data.sh build-docs DOMAIN    # copy without data/, then `tailor build` from the documents alone
+#   bench/real_data.sh eval DOMAIN N        # `tailor eval` of all four variants plus the documents-only
+#                                           #  build's tuned+rag, on the same seeded sample of N questions
+#
+# DOMAIN is clinic or finance. Work goes to $TAILOR_REAL (default /tmp/tailor-real): DOMAIN/ and
+# DOMAIN-docs/ are assistant folders a user could have made. The settings written below are the
+# only ones that differ from Tailor's defaults; they keep one build near 15 minutes on 2 CPU cores
+# (the shared conversations are 2-4x longer than the clinic example's).
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+shared="${TAILOR_SHARED:-$here/../shared/data}"
+work="${TAILOR_REAL:-/tmp/tailor-real}"
+tailor="${TAILOR_BIN:-$here/.venv/bin/tailor}"
+cmd="$1" domain="$2"
+[ -d "$shared/$domain" ] || { echo "no $shared/$domain: expected ../shared/data beside the checkout" >&2; exit 2; }
+
+copy() {  # copy() DEST WITH_DATA
+    local dest="$work/$1"
+    mkdir -p "$dest"
+    cp -r "$shared/$domain/docs" "$shared/$domain/evals" "$shared/$domain/README.md" "$dest/"
+    if [ "$2" = yes ]; then cp -r "$shared/$domain/data" "$dest/"; fi
+    cat > "$dest/assistant.yaml" <<EOF
+name: ${domain^} reference assistant
+builder:
+  sft:
+    max_length: 512
+  dpo:
+    lr_sweep: [1.0]
+  synthesize:
+    max_examples: 200
+generation:
+  max_new_tokens: 160
+EOF
+}
+
+case "$cmd" in
+  build)      copy "$domain" yes; "$tailor" build "$work/$domain" ;;
+  build-docs) copy "$domain-docs" no; "$tailor" build "$work/$domain-docs" ;;
+  eval)       "$tailor" eval "$work/$domain" --limit "${3:-20}" --seed 0 \
+                --variants base,base+rag,tuned,tuned+rag,other:tuned+rag --against "$work/$domain-docs" ;;
+  *) echo "usage: $0 build|build-docs|eval DOMAIN [N]" >&2; exit 2 ;;
+esac
