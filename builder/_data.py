@@ -42,7 +42,7 @@ class RenderStats:
     no_oracle: int = 0  # answer not traceable to one chunk: plain retrieved context
     oracle_inserted: int = 0  # retrieval missed the oracle; it was put in
     chunks_dropped: int = 0  # lowest-ranked chunks dropped to fit max_length
-    truncated: list[int] = field(default_factory=list)  # source lines still longer than max_length
+    truncated: list = field(default_factory=list)  # where (line, or document for synthesized rows) still over max_length
 
     def to_dict(self) -> dict:
         return {**{k: v for k, v in self.__dict__.items() if k != "truncated"}, "truncated": len(self.truncated), "truncated_lines": self.truncated[:50]}
@@ -154,7 +154,7 @@ def render_train(convs: list[Conversation], kb, cfg, tokenizer) -> tuple[list[di
             messages = cite(messages, oracle)
         stats.chunks_dropped += dropped
         if over:
-            stats.truncated.append(conv.line)
+            stats.truncated.append(_where(conv))
         if kind == "oracle":
             stats.oracle += 1
         elif kind == "distractor_only":
@@ -177,7 +177,7 @@ def render_eval(convs: list[Conversation], kb, cfg, tokenizer) -> tuple[list[dic
         messages, dropped, over = fit(tokenizer, system, conv.messages, hits, max_length)
         stats.chunks_dropped += dropped
         if over:
-            stats.truncated.append(conv.line)
+            stats.truncated.append(_where(conv))
         rows.append(
             {
                 "messages": messages,
@@ -219,10 +219,17 @@ def pair_row(prompt: list[dict], chosen: str, rejected: str, source: str, line: 
     }
 
 
+def _where(conv) -> int | str:
+    """A conversation's line in data/, or for one synthesized from docs/, the document it came from."""
+    return conv.line or conv.extra.get("source") or 0
+
+
 def warn_truncated(stats: RenderStats, what: str, max_length: int, key: str) -> None:
     if stats.truncated:
-        lines = ", ".join(map(str, stats.truncated[:10])) + (" ..." if len(stats.truncated) > 10 else "")
+        where = list(dict.fromkeys(stats.truncated))
+        lines = ", ".join(map(str, where[:10])) + (" ..." if len(where) > 10 else "")
+        kind = "lines" if all(isinstance(w, int) for w in where) else "from"
         log.warning(
             f"  warning: {len(stats.truncated)} {what} longer than {max_length} tokens even without extra context "
-            f"(lines {lines}); they are truncated. Raise {key} to keep them whole."
+            f"({kind} {lines}); they are truncated. Raise {key} to keep them whole."
         )

@@ -117,6 +117,8 @@ def split_sentences(text: str) -> list[str]:
 def _clip(text: str, words: int = MAX_ANSWER_WORDS) -> str:
     """Whole sentences up to about `words` words: answers stay short, like a front-desk reply."""
     sentences = split_sentences(text)
+    if sentences and len(sentences[0].split()) > 2 * words:
+        return ""  # one run-on "sentence" (a list or table flattened without stops): no clean answer
     out: list[str] = []
     for s in sentences:
         if out and len(" ".join(out + [s]).split()) > words:
@@ -173,19 +175,32 @@ def extract_tables(doc: Document) -> list[SynthExample]:
                 break
             i += 1
         if len(block) >= 3:  # a header and at least two rows
-            header = _TABLE_ROW.match(lines[block[0]])
-            column = header.group(2).strip(" *").lower()
-            if column in ("", "detail", "details", "value", "information", "info"):
+            head_key, head_value = (g.strip(" *") for g in _TABLE_ROW.match(lines[block[0]]).groups())
+            labelled = _is_label(head_key) and _is_label(head_value)
+            column = head_value.lower() if labelled else ""
+            if column in ("detail", "details", "value", "information", "info"):
                 column = ""
-            for row in block[1:]:
+            topic = _topic(_section_at(doc, int(offsets[block[0]])), doc.title, lower=False)  # a name: 'Eastgate'
+
+            for row in block[1:] if labelled else block:
                 key, value = (g.strip(" *") for g in _TABLE_ROW.match(lines[row]).groups())
-                if not key or not value or _SEPARATOR.match(key):
+                if not key or not value or _SEPARATOR.match(key) or len(value.split()) > MAX_ANSWER_WORDS:
                     continue
-                subject = key[0].lower() + key[1:] if not key[:2].isupper() else key
-                question = f"What is the {column} for {subject}?" if column else f"What are the details for {subject}?"
-                out.append(SynthExample(question, f"{key}: {value}.", doc.source, "table", int(offsets[row])))
+                if labelled:  # | Service | Fee |: each row's key is the thing asked about
+                    question = f"What is the {column} for {_lower_first(key)}?" if column else f"What are the details for {_lower_first(key)}?"
+                elif topic:  # | Phone | (402) 555-0110 |: rows are attributes of the section's subject
+                    verb = "are" if re.search(r"[^s]s$", key.split()[-1]) else "is"
+                    question = f"What {verb} the {_lower_first(key)} for {topic}?"
+                else:
+                    continue
+                out.append(SynthExample(question, f"{key}: {value.rstrip('.')}.", doc.source, "table", int(offsets[row])))
         i += 1
     return out
+
+
+def _is_label(cell: str) -> bool:
+    """A column heading ('Fee', 'Lobby hours'), not a value ('410 Quarry Lane', '$25')."""
+    return 0 < len(cell.split()) <= 4 and not re.search(r"\d|[$€£%@]", cell)
 
 
 _TERM = re.compile(r"^[A-Z][\w/&'().,\- ]{1,60}$")
@@ -195,7 +210,15 @@ def extract_definitions(doc: Document) -> list[SynthExample]:
     """Glossary entries: a short term on its own line (or '**Term**: text') followed by its definition."""
     out: list[SynthExample] = []
     for m in re.finditer(r"(?:^|\n)\s*(?:[-*]\s*)?\*\*([^*\n]{2,60})\*\*\s*[:\-–—]\s*([^\n]{20,})", doc.text):
-        out.append(SynthExample(f"What does {m.group(1).strip()} mean?", _clip(m.group(2)), doc.source, "definition", m.start(2)))
+        term, body = m.group(1).strip(), _clip(m.group(2))
+        if not body:
+            continue
+        if _is_definition(body, _section_at(doc, m.start())):
+            question = f"What does {term} mean?"
+        else:  # a labelled line ('**Day after Thanksgiving**: only two branches open'), not a glossary entry
+            topic = _topic(_section_at(doc, m.start()), doc.title)
+            question = f"What should I know about {term}" + (f" ({topic})?" if topic and topic.lower() not in term.lower() else "?")
+        out.append(SynthExample(question, body, doc.source, "definition", m.start(2)))
     headings = {h.strip().lower() for sec in doc.sections for h in sec.headings}
     paragraphs = [(m.start(), m.group(0)) for m in re.finditer(r"[^\n]+(?:\n(?!\n)[^\n]+)*", doc.text)]
     run: list[tuple[int, str, int, str]] = []
@@ -207,8 +230,25 @@ def extract_definitions(doc: Document) -> list[SynthExample]:
             run.append((p0, term, p1, body))
     if len(run) >= 3:  # only a run of such pairs is a glossary; a lone one is a heading
         for _, term, p1, body in run:
-            out.append(SynthExample(f"What does {term} mean?", _clip(body), doc.source, "definition", p1))
+            if _clip(body):
+                out.append(SynthExample(f"What does {term} mean?", _clip(body), doc.source, "definition", p1))
     return out
+
+
+_GLOSSARY = re.compile(r"glossary|definitions?|terms|jargon|what .* means?|abbreviations", re.I)
+
+
+def _section_at(doc: Document, offset: int) -> list[str]:
+    """The headings of the section holding `offset`."""
+    return next((s.headings for s in doc.sections if s.start <= offset < s.end), [])
+
+
+def _is_definition(body: str, headings: list[str]) -> bool:
+    """A glossary entry: under a glossary-like heading, or worded as a definition ('The yearly cost
+    of ...', 'A loan that ...'); a labelled fact ('only two branches open') is not."""
+    if any(_GLOSSARY.search(h) for h in headings):
+        return True
+    return bool(re.match(r"(?:The|A|An|Any|Each|Money|Your)\b", body))
 
 
 # --- 2. Questions from structure ---------------------------------------------------------
@@ -239,12 +279,19 @@ def _lower_first(phrase: str) -> str:
     return phrase[0].lower() + phrase[1:]
 
 
-def _topic(headings: list[str], title: str) -> str:
-    """The most specific heading that says what the section is about (generic ones like 'FAQ' skipped)."""
+_NUMBERING = re.compile(r"^(?:(?:step|part|section)\s+\d+\s*[:.)\-–—]?|\d+(?:\.\d+)*[.)]?)\s+", re.I)
+_QUESTION_START = re.compile(r"^(?:who|what|when|where|why|how|which|can|could|do|does|did|is|are|will|should|if)\b", re.I)
+
+
+def _topic(headings: list[str], title: str, lower: bool = True) -> str:
+    """The most specific heading that says what the section is about: generic ones ('FAQ') and
+    question-like ones ('Who can join?') skipped, numbering ('Step 3:', '2.') removed."""
     for h in [*reversed(headings), title]:
-        h = h.strip().rstrip(":?")
-        if h and h.lower() not in GENERIC_HEADINGS and not h.endswith("?"):
-            return _lower_first(h)
+        if h.strip().endswith("?"):
+            continue
+        h = _NUMBERING.sub("", h.strip()).rstrip(":").strip()
+        if h and h.lower() not in GENERIC_HEADINGS and not _QUESTION_START.match(h):
+            return _lower_first(h) if lower else h
     return ""
 
 
@@ -264,6 +311,8 @@ def _subject(sentence: str) -> str:
 _NOT_SUBJECTS = {
     "you", "we", "it", "this", "that", "they", "if", "when", "i", "there", "these", "those", "please", "call", "ask",
     "visit", "bring", "choose", "allow", "keep", "deposit", "send", "use", "see", "contact", "go", "email", "a:", "q:",
+    "at", "in", "on", "for", "from", "with", "after", "before", "during", "by", "under", "as", "to", "within", "once",
+    "as long as", "unless", "while", "because", "since",
 }  # fmt: skip
 
 
@@ -287,7 +336,7 @@ def extract_structure(doc: Document, per_section: int = 3) -> list[SynthExample]
             for sentence in split_sentences(line.group(0))
         ]
         for offset, sentence in sentences:
-            if len(sentence.split()) < 5 or "|" in sentence or re.match(r"(?:Q|A|Question|Answer)\s*[:.)]", sentence):
+            if not 5 <= len(sentence.split()) <= MAX_ANSWER_WORDS or "|" in sentence or re.match(r"(?:Q|A|Question|Answer)\s*[:.)]", sentence):
                 continue
             fact = next((name for name, (pattern, _) in FACTS.items() if pattern.search(sentence)), None)
             if fact is None:

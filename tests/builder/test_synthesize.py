@@ -106,6 +106,44 @@ def test_two_column_tables_only(tmp_path):
     assert examples[0].answer == "Missed appointment: $40."
 
 
+BRANCH_HTML = """<html><body><h1>Branches</h1>
+<h2>Quarry Lane (Main Office)</h2>
+<table>
+<tr><th>Address</th><td>410 Quarry Lane, Brackenfield</td></tr>
+<tr><th>Phone</th><td>(402) 555-0110</td></tr>
+<tr><th>Lobby hours</th><td>Monday to Friday 9:00 a.m. to 5:00 p.m.</td></tr>
+</table></body></html>"""
+
+
+def test_header_less_key_value_table_asks_about_the_section(tmp_path):
+    """A table of attributes (| Phone | (402) 555-0110 |) has no header row: every row is a fact
+    about the section's subject, and none is mistaken for a column name."""
+    examples = extract_tables(doc(tmp_path, "branches.html", BRANCH_HTML))
+    assert [e.question for e in examples] == [
+        "What is the address for Quarry Lane (Main Office)?",
+        "What is the phone for Quarry Lane (Main Office)?",
+        "What are the lobby hours for Quarry Lane (Main Office)?",
+    ]
+    assert examples[1].answer == "Phone: (402) 555-0110."
+
+
+def test_labelled_lines_are_not_read_as_definitions(tmp_path):
+    text = ("# Holiday schedule\n\n**Day after Thanksgiving**: only the Quarry Lane and Eastgate branches open.\n\n"
+            "## Glossary\n\n**APR**: The yearly cost of borrowing, including interest and fees.\n")
+    questions = {e.question: e.answer for e in extract_definitions(doc(tmp_path, "holidays.md", text))}
+    assert questions == {
+        "What should I know about Day after Thanksgiving (holiday schedule)?": "only the Quarry Lane and Eastgate branches open.",
+        "What does APR mean?": "The yearly cost of borrowing, including interest and fees.",
+    }
+
+
+def test_run_on_text_gives_no_answer_longer_than_a_reply(tmp_path):
+    listing = "# Services\n\n" + ", ".join(f"service {i} costs $5" for i in range(80)) + "\n"
+    d = doc(tmp_path, "services.md", listing)
+    examples = extract_structure(d, per_section=10) + extract_definitions(d) + extract_faq(d)
+    assert all(len(e.answer.split()) <= 90 for e in examples)
+
+
 def test_glossary_definitions(tmp_path):
     examples = extract_definitions(doc(tmp_path, "glossary.txt", GLOSSARY_TXT))
     assert {e.question for e in examples} == {"What does Copay mean?", "What does Deductible mean?", "What does Referral mean?"}
