@@ -7,8 +7,8 @@
 1. sft.tokens_per_s: SFT throughput on the clinic example's rendered conversations (retrieved
    context included), counting real tokens only (no padding). Baseline: TRL's SFTTrainer with its
    default settings -- no packing, batch 8 padded to the longest row, gradient checkpointing,
-   loss on every token -- and the same LoRA, on the same rows (bf16 off: TRL's default fails on a
-   CPU). Ours: Tailor's run_sft settings (packed padding-free rows, assistant-only loss with logits
+   loss on every token -- and the same LoRA, on the same rows (mixed bf16 on a GPU that has it, as
+   TRL defaults to; off on a CPU, where TRL's default fails). Ours: Tailor's run_sft settings (packed padding-free rows, assistant-only loss with logits
    for the answer positions only, no checkpointing). Target: ours >= 1.5x the baseline.
    Also reported: measured / floor, where floor = matmul FLOP/s of this machine (a timed 2048^3
    torch.matmul) / matmul FLOPs per token. Per token a LoRA step does 2 FLOPs per parameter forward,
@@ -42,6 +42,8 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from builder._common import use_bf16  # noqa: E402  (TRL's own default: bf16 where the GPU has it, never on a CPU)
+
 RESULTS = ROOT / "bench" / "results.jsonl"
 EXAMPLE = ROOT / "examples" / "clinic"
 
@@ -53,7 +55,12 @@ def commit() -> str:
         return ""
 
 
+DEVICE = f"on {torch.cuda.get_device_name(0)}, bf16" if torch.cuda.is_available() else f"on {os.cpu_count()} CPU cores, fp32"
+WEIGHTS_NOTE = os.environ.get("TAILOR_BENCH_WEIGHTS_NOTE", "")  # e.g. 'random weights, real architecture'
+
+
 def record(name: str, value: float, unit: str, baseline: float | None, command: str, note: str = "") -> None:
+    note = "; ".join(x for x in (note, DEVICE, WEIGHTS_NOTE) if x)
     ratio = round(value / baseline, 3) if baseline else None
     row = {"name": name, "value": round(value, 4), "unit": unit, "baseline": None if baseline is None else round(baseline, 4),
            "ratio": ratio, "commit": commit(), "time": dt.datetime.now().isoformat(timespec="seconds"), "command": command, "note": note}  # fmt: skip
@@ -63,12 +70,21 @@ def record(name: str, value: float, unit: str, baseline: float | None, command: 
 
 
 def matmul_flops(n: int = 2048, repeats: int = 10) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    """Matmul FLOP/s of the device training runs on: fp32 on a CPU, bf16 on a GPU (as Tailor trains)."""
+    cuda = torch.cuda.is_available()
+    if cuda:
+        n, repeats = 8192, 20
+    kw = {"device": "cuda", "dtype": torch.bfloat16} if cuda else {}
+    a, b = torch.randn(n, n, **kw), torch.randn(n, n, **kw)
     for _ in range(2):
         a @ b
+    if cuda:
+        torch.cuda.synchronize()
     t = time.perf_counter()
     for _ in range(repeats):
         a @ b
+    if cuda:
+        torch.cuda.synchronize()
     return 2 * n**3 * repeats / (time.perf_counter() - t)
 
 
@@ -99,7 +115,7 @@ def sft_tokens_per_s(rows, cfg, base: str, ours: bool, out: Path) -> tuple[float
         return result["tokens_per_s"], result["train_tokens"], result["train_seconds"]
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    args = SFTConfig(output_dir=str(out / "baseline"), num_train_epochs=1, per_device_train_batch_size=8, bf16=False,
+    args = SFTConfig(output_dir=str(out / "baseline"), num_train_epochs=1, per_device_train_batch_size=8, bf16=use_bf16(),
                      report_to="none", save_strategy="no", logging_steps=1)  # fmt: skip
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list([{"messages": r["messages"]} for r in rows]),
                          processing_class=tokenizer, peft_config=lora_config(cfg))  # fmt: skip
@@ -137,7 +153,7 @@ def dpo_seconds_per_step(pairs, cfg, base: str, sft_adapter: str, ours: bool, ou
         return result["seconds_per_step"]
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), sft_adapter, is_trainable=True)
-    args = DPOConfig(output_dir=str(out / "dpo-baseline"), per_device_train_batch_size=cfg.builder.dpo.batch_size, bf16=False,
+    args = DPOConfig(output_dir=str(out / "dpo-baseline"), per_device_train_batch_size=cfg.builder.dpo.batch_size, bf16=use_bf16(),
                      learning_rate=cfg.builder.dpo.learning_rate, report_to="none", save_strategy="no", logging_steps=1)  # fmt: skip
     ds = Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs])
     trainer = DPOTrainer(model=model, args=args, train_dataset=ds, processing_class=tokenizer)
@@ -153,7 +169,8 @@ def main() -> None:
     args = parser.parse_args()
     command = "bench/train.py" + (" --quick" if args.quick else "") + (" --e2e" if args.e2e else "")
     n_rows, n_pairs = (16, 8) if args.quick else (48, 16)
-    print(f"torch threads: {torch.get_num_threads()}; CPU: {os.cpu_count()} cores")
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    print(f"torch threads: {torch.get_num_threads()}; CPU: {os.cpu_count()} cores; GPU: {gpu}")
 
     from builder._common import read_jsonl
 
