@@ -5,7 +5,7 @@ import shutil
 import time
 from pathlib import Path
 
-from ._common import is_main_process, log, replace_dir, use_bf16
+from ._common import is_main_process, log, replace_dir, use_bf16, use_cuda
 from ._template import training_chat_template
 
 
@@ -110,14 +110,15 @@ def run_sft(
         dataset = Dataset.from_list([{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in train_rows])
 
     # 3. The trainer: LoRA on every linear layer by default; packed rows without padding.
+    batch_size, accumulation = s.batching(gpu=use_cuda())
     args = SFTConfig(
         output_dir=str(checkpoint_dir),
         num_train_epochs=s.epochs,
         learning_rate=s.learning_rate,
         lr_scheduler_type="cosine",
         warmup_steps=0.05,
-        per_device_train_batch_size=s.batch_size,
-        gradient_accumulation_steps=s.gradient_accumulation,
+        per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=accumulation,
         max_length=s.max_length,
         packing=s.packing,
         padding_free=s.packing,
@@ -165,6 +166,7 @@ def run_sft(
         "tokens_per_s": round(n_tokens * s.epochs / max(train_seconds, 1e-9), 1),
         "train_seconds": round(train_seconds, 2),
         "assistant_only_loss": template is not None,
+        "batch": [batch_size, accumulation],
         "resumed_from": Path(resume_from).name if resume_from else None,
         "seconds": round(seconds, 1),
     }

@@ -163,10 +163,23 @@ def _with_parts(text: str) -> str:
     return f"{text} {' '.join(parts)}" if parts else text
 
 
+def _bm25s():
+    """bm25s, imported without letting JAX take the GPU. When JAX is installed (GPU images often
+    have it), importing bm25s runs one JAX op, and JAX's default then reserves 75% of the GPU's
+    memory for the life of the process: measured on an H200, the build's SFT then failed for want of
+    memory. Tailor never needs JAX (scores come from numpy), so it stays on the CPU unless the
+    user's environment says otherwise."""
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    import bm25s
+
+    return bm25s
+
+
 def bm25_tokens(texts: list[str]) -> list[list[str]]:
     """Lower-cased, stop words removed, stemmed, mixed words also split: the same for documents
     and queries. Identical texts (repeated boilerplate) are tokenized once."""
-    import bm25s
+    bm25s = _bm25s()
 
     unique = list(dict.fromkeys(texts))
     tokens = bm25s.tokenize(
@@ -179,7 +192,7 @@ def bm25_tokens(texts: list[str]) -> list[list[str]]:
 
 
 def build_bm25(texts: list[str]):
-    import bm25s
+    bm25s = _bm25s()
 
     retriever = bm25s.BM25()
     tokens = bm25_tokens(texts)
@@ -192,7 +205,7 @@ def save_bm25(retriever, folder: Path) -> None:
 
 
 def load_bm25(folder: Path):
-    import bm25s
+    bm25s = _bm25s()
 
     return bm25s.BM25.load(str(folder), show_progress=False, mmap=False)
 
