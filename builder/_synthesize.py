@@ -1,16 +1,19 @@
 """Training data from documents alone: the `synthesize` stage.
 
 Most users arrive with documents and nothing else. This stage turns docs/ into SFT
-conversations and DPO pairs, from three sources, each counted in the build log:
+conversations and DPO pairs, from four sources, each counted in the build log:
 
 1. Q&A the documents already hold: "Q:/A:" blocks, question headings followed by their
    answer, glossary-style term/definition pairs and two-column (key | value) tables.
    The answer is the document's own text.
-2. Structure: for each sentence that states a fact a person asks about (an amount, a
+2. Headings (`heading`): a section headed "Symptoms", "Treatment", "Fees", "Eligibility" ...
+   in a document about X becomes the question a reader asks of it ("What are the symptoms
+   of X?"), answered by the section's first sentences.
+3. Structure: for each sentence that states a fact a person asks about (an amount, a
    rate, a time, a duration, a phone number, a person's name), a who/what/when/how-much
    question formed from the section heading and the sentence's subject; the answer is the
    sentence itself, so it is grounded by construction. Deterministic, fast, offline.
-3. A teacher model (optional, off by default): an OpenAI-compatible endpoint or a local
+4. A teacher model (optional, off by default): an OpenAI-compatible endpoint or a local
    Hugging Face model folder writes a question and answer for sampled chunks (RAFT-style);
    answers whose content is not supported by their chunk are dropped.
 
@@ -36,7 +39,7 @@ import numpy as np
 from knowledge import Chunk, Document, load_document
 from knowledge.errors import BuildError
 
-SOURCES = ("faq", "table", "definition", "structure", "teacher")
+SOURCES = ("faq", "table", "definition", "heading", "structure", "teacher")
 DUPLICATE_SIMILARITY = 0.85  # cosine at or above this counts as the same question (eval leakage)
 MAX_ANSWER_WORDS = 90
 
@@ -226,9 +229,15 @@ def extract_definitions(doc: Document) -> list[SynthExample]:
         term = term.strip()
         if term.lower().lstrip("# ") in headings or term.startswith("#") or (term.isupper() and len(term) > 5):
             continue  # headings (including ALL-CAPS ones in plain text) are not glossary terms
-        if _TERM.match(term) and not term.endswith((".", ":", "?")) and len(term.split()) <= 8 and len(body.split()) >= 8 and body.rstrip().endswith("."):
+        if (_TERM.match(term) and not term.endswith((".", ":", "?")) and len(term.split()) <= 8
+                and 8 <= len(body.split()) <= 60 and body.rstrip().endswith(".")):  # a definition is short; a long body follows a sub-heading
             run.append((p0, term, p1, body))
-    if len(run) >= 3:  # only a run of such pairs is a glossary; a lone one is a heading
+    glossary = any(_GLOSSARY.search(h) for h in [doc.title, *headings])
+    definitional = sum(bool(_DEFINITION_START.match(body.strip())) for _, _, _, body in run)
+    # Only a run of such pairs is a glossary (a lone one is a heading), and only when the bodies read
+    # as definitions ('The fixed amount ...'): plain-text sub-headings ('Outlook' then 'Doctors often
+    # treat ...') make runs too.
+    if len(run) >= 3 and (glossary or definitional * 3 >= len(run) * 2):
         for _, term, p1, body in run:
             if _clip(body):
                 out.append(SynthExample(f"What does {term} mean?", _clip(body), doc.source, "definition", p1))
@@ -243,15 +252,71 @@ def _section_at(doc: Document, offset: int) -> list[str]:
     return next((s.headings for s in doc.sections if s.start <= offset < s.end), [])
 
 
+_DEFINITION_START = re.compile(r"(?:The|A|An|Any|Each|Money|Your|What|When|Where|Someone|Something|Anyone|Amount|Part|Type|Kind)\b")
+
+
 def _is_definition(body: str, headings: list[str]) -> bool:
     """A glossary entry: under a glossary-like heading, or worded as a definition ('The yearly cost
     of ...', 'A loan that ...'); a labelled fact ('only two branches open') is not."""
     if any(_GLOSSARY.search(h) for h in headings):
         return True
-    return bool(re.match(r"(?:The|A|An|Any|Each|Money|Your)\b", body))
+    return bool(_DEFINITION_START.match(body))
 
 
-# --- 2. Questions from structure ---------------------------------------------------------
+# --- 2. Questions from headings ----------------------------------------------------------
+
+# Section headings that say what kind of question the section answers, in health, finance and
+# policy documents alike; {t} is the document's subject (its title).
+HEADING_QUESTIONS: list[tuple[str, re.Pattern, str]] = [
+    (kind, re.compile(rf"^(?:{pattern})$", re.I), template)
+    for kind, pattern, template in (
+        ("overview", r"overview|about|introduction|what is it|description|summary|key points", "What is {t}?"),
+        ("symptoms", r"(?:signs and )?symptoms|signs|symptoms and signs", "What are the symptoms of {t}?"),
+        ("causes", r"causes?|what causes it|why it happens", "What causes {t}?"),
+        ("treatment", r"treatments?|treatment options|how is it treated|management|therapy", "How is {t} treated?"),
+        ("diagnosis", r"diagnosis|diagnosis \(exams and tests\)|exams and tests|tests|how is it diagnosed|screening", "How is {t} diagnosed?"),
+        ("risk", r"who is at risk|risk factors|who gets it", "Who is at risk for {t}?"),
+        ("prevention", r"prevention|how can it be prevented|how to prevent it", "How can {t} be prevented?"),
+        ("outlook", r"outlook|prognosis|outlook \(prognosis\)|expectations", "What is the outlook for {t}?"),
+        ("complications", r"complications|possible complications", "What are the complications of {t}?"),
+        ("stages", r"stages|stages of .*", "What are the stages of {t}?"),
+        ("inheritance", r"inheritance|genetics|is it inherited|inheritance pattern", "Is {t} inherited?"),
+        ("frequency", r"how common is it|frequency|prevalence", "How common is {t}?"),
+        ("eligibility", r"eligibility|who can apply|who can join|who qualifies|who is eligible", "Who is eligible for {t}?"),
+        ("fees", r"fees?|costs?|charges|pricing|fees and charges|what it costs", "What are the fees for {t}?"),
+        ("apply", r"how to apply|applying|how to open|how to get started|getting started|how to enrol|how to enroll", "How do I apply for {t}?"),
+        ("requirements", r"requirements|what you need|documents needed|what to bring", "What do I need for {t}?"),
+        ("limits", r"limits|limits and cut-off times|cut-off times|deadlines", "What are the limits and deadlines for {t}?"),
+        ("contact", r"contact|contact us|how to reach us|questions", "Who do I contact about {t}?"),
+    )
+]
+
+
+def extract_headings(doc: Document) -> list[SynthExample]:
+    """'What are the symptoms of X?' for a section headed 'Symptoms' in a document about X: the
+    question a reader would ask of that section, answered by the section's own first sentences."""
+    subject = doc.title.strip()
+    if not subject or re.search(r"\d{4,}", subject) or len(subject.split()) > 10 or _QUESTION_START.match(subject):
+        return []  # no usable subject: 'PubMed abstract 10548670', a sentence or a question for a title
+    out: list[SynthExample] = []
+    seen: set[str] = set()
+    for headings, body, start in _sections(doc):
+        if not headings:
+            continue
+        heading = _NUMBERING.sub("", headings[-1].strip()).rstrip(":").strip()
+        heading = re.sub(r"\s*\(\d+\)$", "", heading)  # 'Overview (2)'
+        kind = next(((k, t) for k, pattern, t in HEADING_QUESTIONS if pattern.match(heading)), None)
+        if kind is None or kind[0] in seen:
+            continue
+        answer = _clip(_unwrap(body).replace("\n", " "))
+        if len(answer.split()) < 5:
+            continue
+        seen.add(kind[0])
+        out.append(SynthExample(kind[1].format(t=subject), answer, doc.source, "heading", start, kind[0]))
+    return out
+
+
+# --- 3. Questions from facts in sentences -------------------------------------------------
 
 FACTS: dict[str, tuple[re.Pattern, str]] = {
     "phone": (re.compile(r"(?:\+?1[-. ])?\(?\b\d{3}\)?[-. ]\d{3}[-. ]\d{4}\b|\bext(?:ension)?\.? ?\d{2,5}\b", re.I), "What number do I call about {t}?"),
@@ -290,7 +355,8 @@ def _topic(headings: list[str], title: str, lower: bool = True) -> str:
         if h.strip().endswith("?"):
             continue
         h = _NUMBERING.sub("", h.strip()).rstrip(":").strip()
-        if h and h.lower() not in GENERIC_HEADINGS and not _QUESTION_START.match(h):
+        if (h and h.lower() not in GENERIC_HEADINGS and not _QUESTION_START.match(h) and not re.search(r"\d{4,}|^page \d+$", h, re.I)
+                and not any(pattern.match(h) for _, pattern, _ in HEADING_QUESTIONS)):  # 'Prevention' says what kind, not what about
             return _lower_first(h) if lower else h
     return ""
 
@@ -351,7 +417,7 @@ def extract_structure(doc: Document, per_section: int = 3) -> list[SynthExample]
     return out
 
 
-# --- 3. Teacher model (optional) ----------------------------------------------------------
+# --- 4. Teacher model (optional) ----------------------------------------------------------
 
 TEACHER_PROMPT = (
     "Here is a passage from {title}:\n\n{text}\n\n"
@@ -543,16 +609,16 @@ def synthesize(
         except Exception as exc:  # the index stage already warned about unreadable files
             result.notes.append(f"{source}: skipped ({exc})")
             continue
-        for extract in (extract_faq, extract_tables, extract_definitions, extract_structure):
+        for extract in (extract_faq, extract_tables, extract_definitions, extract_headings, extract_structure):
             found.extend(extract(doc))
     if teacher is not None and teacher_chunks > 0:
         found.extend(teacher_examples(chunks, teacher, teacher_chunks, seed, result, on_teacher_example))
     attach_chunks(found, chunks)
     kept = drop_duplicates(found, eval_questions, encode, result)
     if len(kept) > max_examples:
-        # keep every document-authored Q&A first, then a seeded sample of the rest
-        authored = [e for e in kept if e.kind != "structure"]
-        rest = [e for e in kept if e.kind == "structure"]
+        # keep every document-authored Q&A (and teacher example) first, then a seeded sample of the rest
+        authored = [e for e in kept if e.kind not in ("heading", "structure")]
+        rest = [e for e in kept if e.kind in ("heading", "structure")]
         rng = random.Random(seed)
         kept = authored[:max_examples] + rng.sample(rest, max(0, min(len(rest), max_examples - len(authored))))
         result.dropped["over max_examples"] += len(found) - len(kept)
