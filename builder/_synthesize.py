@@ -296,7 +296,7 @@ def extract_headings(doc: Document) -> list[SynthExample]:
     """'What are the symptoms of X?' for a section headed 'Symptoms' in a document about X: the
     question a reader would ask of that section, answered by the section's own first sentences."""
     subject = doc.title.strip()
-    if not subject or re.search(r"\d{4,}", subject) or len(subject.split()) > 10 or _QUESTION_START.match(subject):
+    if not subject or re.search(r"\d{6,}", subject) or len(subject.split()) > 10 or _QUESTION_START.match(subject):
         return []  # no usable subject: 'PubMed abstract 10548670', a sentence or a question for a title
     out: list[SynthExample] = []
     seen: set[str] = set()
@@ -354,9 +354,10 @@ def _topic(headings: list[str], title: str, lower: bool = True) -> str:
     for h in [*reversed(headings), title]:
         if h.strip().endswith("?"):
             continue
+        is_title = h is title
         h = _NUMBERING.sub("", h.strip()).rstrip(":").strip()
-        if (h and h.lower() not in GENERIC_HEADINGS and not _QUESTION_START.match(h) and not re.search(r"\d{4,}|^page \d+$", h, re.I)
-                and not any(pattern.match(h) for _, pattern, _ in HEADING_QUESTIONS)):  # 'Prevention' says what kind, not what about
+        if (h and h.lower() not in GENERIC_HEADINGS and not _QUESTION_START.match(h) and not re.search(r"\d{6,}|^page \d+$", h, re.I)
+                and (is_title or not any(pattern.match(h) for _, pattern, _ in HEADING_QUESTIONS))):  # 'Prevention' says what kind, not what about
             return _lower_first(h) if lower else h
     return ""
 
