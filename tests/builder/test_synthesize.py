@@ -12,6 +12,7 @@ from builder._synthesize import (
     distractor_pairs,
     extract_definitions,
     extract_faq,
+    extract_headings,
     extract_structure,
     extract_tables,
     openai_teacher,
@@ -142,6 +143,54 @@ def test_run_on_text_gives_no_answer_longer_than_a_reply(tmp_path):
     d = doc(tmp_path, "services.md", listing)
     examples = extract_structure(d, per_section=10) + extract_definitions(d) + extract_faq(d)
     assert all(len(e.answer.split()) <= 90 for e in examples)
+
+
+CONDITION_MD = """# Shingles
+
+## Overview
+
+Shingles is a painful rash caused by the same virus as chickenpox. It usually appears on one side of the body.
+
+## Symptoms
+
+The first sign is often burning or tingling pain, followed a few days later by a rash of blisters.
+
+## Research
+
+Scientists are studying new vaccines and treatments.
+
+## Prevention
+
+Two doses of the recombinant shingles vaccine, given 2 to 6 months apart, are recommended for adults 50 and older.
+"""
+
+SUBHEADINGS_TXT = """Outlook
+
+Doctors can often treat the condition successfully with medicines or surgery if it is found early, and most people recover within a few weeks of starting treatment.
+
+Physical exam
+
+Your doctor will listen to your breathing with a stethoscope and ask about your work history and any exposure at home.
+
+Tests
+
+Blood tests, a chest x-ray and sometimes a scan help confirm the diagnosis and show how much damage there is to the lungs.
+"""
+
+
+def test_section_headings_become_the_questions_readers_ask(tmp_path):
+    examples = extract_headings(doc(tmp_path, "shingles.md", CONDITION_MD))
+    assert {e.question: e.answer.split(".")[0] for e in examples} == {
+        "What is Shingles?": "Shingles is a painful rash caused by the same virus as chickenpox",
+        "What are the symptoms of Shingles?": "The first sign is often burning or tingling pain, followed a few days later by a rash of blisters",
+        "How can Shingles be prevented?": "Two doses of the recombinant shingles vaccine, given 2 to 6 months apart, are recommended for adults 50 and older",
+    }  # 'Research' is not a kind of question
+    assert {e.fact for e in examples} == {"overview", "symptoms", "prevention"} and all(e.kind == "heading" for e in examples)
+    assert extract_headings(doc(tmp_path, "pmid_10548670.md", "# PubMed abstract 10548670\n\n## Symptoms\n\nFever and cough were the most common findings.\n")) == []
+
+
+def test_plain_text_sub_headings_are_not_a_glossary(tmp_path):
+    assert extract_definitions(doc(tmp_path, "asbestos.txt", SUBHEADINGS_TXT)) == []
 
 
 def test_glossary_definitions(tmp_path):
