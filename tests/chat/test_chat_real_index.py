@@ -57,6 +57,9 @@ def test_an_answer_without_markers_is_attributed_to_the_chunk_that_supports_it(r
     assert answer.hits[0].chunk.source != "parking.md" or n == 1  # not simply the top hit
     assert answer.text == reply["text"] + f" [{n}]" and isinstance(events[-2], Token) and events[-2].text == f" [{n}]"
     assert [(c.source, c.cited, c.attributed) for c in answer.sources] == [("parking.md", True, True)]
+    from chat._terminal import format_sources
+
+    assert "marker added by Tailor" in format_sources(answer) and answer.to_dict()["sources"][0]["attributed"] is True
 
     reply["text"] = "The 1998 World Cup was won by France, who beat Brazil three goals to nil in the final."
     answer = assistant.answer("Where can I park, and when are you open on Saturday?")
