@@ -75,7 +75,9 @@ class SynthResult:
         out: dict[str, list[str]] = {}
         for ex in self.examples:
             if len(out.setdefault(ex.kind, [])) < per_source:
-                out[ex.kind].append(f"Q: {ex.question} | A: {_clip(ex.answer, 20)}")
+                words = ex.answer.split()
+                shown = " ".join(words[:25]) + (" …" if len(words) > 25 else "")
+                out[ex.kind].append(f"Q: {ex.question} | A: {shown}")
         return out
 
     def summary(self) -> str:
