@@ -389,8 +389,11 @@ def _stage_dpo(b: _Build) -> tuple[dict, str]:
         made = auto_pairs(b.base_path, sft_adapter, read_jsonl(b.data_dir / "sft_train.jsonl"), b.cfg)
         n_auto = len(made)
         pairs += made
-    counts = {s: sum(p["source"] == s for p in pairs) for s in ("user", "feedback", "auto")}
-    log.info(f"  preference pairs: {counts['user']} from data/preferences.jsonl, {counts['feedback']} from app votes, {n_auto} automatic")
+    counts = {s: sum(p["source"] == s for p in pairs) for s in ("user", "feedback", "synthesized", "auto")}
+    if not counts["synthesized"]:
+        del counts["synthesized"]
+    made_from_docs = f", {counts['synthesized']} synthesized from documents" if "synthesized" in counts else ""
+    log.info(f"  preference pairs: {counts['user']} from data/preferences.jsonl, {counts['feedback']} from app votes{made_from_docs}, {n_auto} automatic")
     if len(pairs) < MIN_PAIRS:
         return {"skipped": True, "pairs": counts}, f"skipped: {len(pairs)} preference pair(s); DPO needs at least {MIN_PAIRS}"
     train, held_out = split_pairs(pairs, b.cfg)
