@@ -600,7 +600,7 @@ def _finish(b: _Build, summary: BuildSummary, skip_train: bool, started: float) 
         model_dir="model" if trained else None,
         adapter_dir=adapter.relative_to(b.build_dir).as_posix() if trained else None,
         index_dir="index",
-        retrieval={"k": cfg.knowledge.top_k, "mode": cfg.knowledge.search_mode},
+        retrieval={"k": cfg.knowledge.top_k, "mode": cfg.knowledge.search_mode, "tuned_prompt_tokens": cfg.builder.sft.max_length},
         decline=DeclineCalibration(**cal) if cal else None,
         chat=cfg.chat,
         generation=cfg.generation,

@@ -228,3 +228,16 @@ def test_bfloat16_weights_when_asked(tiny_model_dir, fake_kb):
     assert assistant.answer("When do you open?").timings["new_tokens"] >= 1
     assert _backends.load_model(tiny_model_dir, None, "bfloat16").model.dtype == torch.bfloat16
     assert _backends.load_model(tiny_model_dir).model.dtype == torch.float32  # auto on a CPU
+
+
+def test_tuned_variants_see_no_more_context_than_they_were_trained_on(tiny_model_dir, fake_kb, scripted):
+    """retrieval.tuned_prompt_tokens (the build's sft.max_length) caps the tuned prompt: the
+    lowest-ranked chunks are dropped and reported; the base variants keep every chunk."""
+    assistant = Assistant(name="T", base_model=tiny_model_dir, tuned_model=tiny_model_dir, kb=fake_kb,
+                          retrieval={"k": 3, "tuned_prompt_tokens": 130})
+    _, base = run(assistant, "When do you open on Saturday?", variant="base+rag")
+    _, tuned = run(assistant, "When do you open on Saturday?", variant="tuned+rag")
+    assert base.dropped["chunks"] == [] and len(base.chunk_ids) == 3
+    assert tuned.dropped["chunks"] and len(tuned.chunk_ids) < 3 and tuned.chunk_ids == base.chunk_ids[: len(tuned.chunk_ids)]
+    unlimited = Assistant(name="T", base_model=tiny_model_dir, tuned_model=tiny_model_dir, kb=fake_kb, retrieval={"k": 3})
+    assert len(run(unlimited, "When do you open on Saturday?", variant="tuned+rag")[1].chunk_ids) == 3

@@ -93,3 +93,11 @@ def test_openai_backend_without_url_is_a_config_error(tmp_path, indexed_folder, 
     (folder / "assistant.yaml").write_text("generation:\n  backend: openai\n")
     with pytest.raises(ConfigError, match="generation.url"):
         Assistant.load(folder)
+
+
+def test_the_trained_context_length_reaches_the_tuned_variants(tmp_path, indexed_folder, tiny_model_dir):
+    """New manifests record retrieval.tuned_prompt_tokens; older ones carry sft.max_length in the record."""
+    recorded = make_build(tmp_path / "new", indexed_folder, tiny_model_dir, retrieval={"k": 3, "tuned_prompt_tokens": 512})
+    assert Assistant.load(recorded).retrieval["tuned_prompt_tokens"] == 512
+    older = make_build(tmp_path / "old", indexed_folder, tiny_model_dir, record={"hyperparameters": {"sft": {"max_length": 640}}})
+    assert Assistant.load(older).retrieval["tuned_prompt_tokens"] == 640
