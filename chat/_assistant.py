@@ -248,12 +248,15 @@ class Assistant:
             # The tuned model sees no more context than it was trained on (builder.sft.max_length):
             # measured on the shared MedQuAD data, the 512-token-trained model declined 7 of 18
             # answerable questions given 4 chunks (~1,200 tokens) and answered them from 1 or 2.
-            budget = min(budget, int(trained))
+            trained = int(trained)
+            budget = min(budget, trained)
         kept = history[-self.chat.history_turns:] if self.chat.history_turns else []
         system = self.chat.system_prompt.replace("{name}", self.name)
         conversation = [*kept, {"role": "user", "content": question}]
         chunks = None if hits is None else [h.chunk for h in hits]
         messages, dropped = fit_messages(tokenizer, system, conversation, chunks, budget)
+        if budget == trained and tuned and (dropped["chunks"] or dropped["history_messages"]):
+            dropped["notices"].append(f"the tuned model is given at most the {trained} tokens of context it was trained on (builder.sft.max_length)")
         dropped["history_messages"] += len(history) - len(kept)
         if len(history) > len(kept):
             dropped["notices"].insert(0, f"kept the last {len(kept)} of {len(history)} earlier messages (chat.history_turns)")

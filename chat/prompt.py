@@ -127,9 +127,9 @@ def fit_messages(
             keep = max(0, keep - (total - max_tokens) - 4)
         dropped["question_tokens"] = n_question - keep
     if dropped["history_messages"]:
-        dropped["notices"].append(f"left out the {dropped['history_messages']} oldest messages of the conversation to fit the context window")
+        dropped["notices"].append(f"left out the {dropped['history_messages']} oldest messages of the conversation to fit the {max_tokens}-token prompt budget")
     if dropped["chunks"]:
-        dropped["notices"].append(f"left out the {len(dropped['chunks'])} lowest-ranked documents to fit the context window")
+        dropped["notices"].append(f"left out the {len(dropped['chunks'])} lowest-ranked documents to fit the {max_tokens}-token prompt budget")
     if dropped["question_tokens"]:
         dropped["notices"].append(f"the question was too long: its middle ({dropped['question_tokens']} tokens) was left out")
     if total > max_tokens:

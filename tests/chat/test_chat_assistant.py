@@ -239,5 +239,6 @@ def test_tuned_variants_see_no_more_context_than_they_were_trained_on(tiny_model
     _, tuned = run(assistant, "When do you open on Saturday?", variant="tuned+rag")
     assert base.dropped["chunks"] == [] and len(base.chunk_ids) == 3
     assert tuned.dropped["chunks"] and len(tuned.chunk_ids) < 3 and tuned.chunk_ids == base.chunk_ids[: len(tuned.chunk_ids)]
+    assert any("130 tokens of context it was trained on" in n for n in tuned.dropped["notices"])
     unlimited = Assistant(name="T", base_model=tiny_model_dir, tuned_model=tiny_model_dir, kb=fake_kb, retrieval={"k": 3})
     assert len(run(unlimited, "When do you open on Saturday?", variant="tuned+rag")[1].chunk_ids) == 3
