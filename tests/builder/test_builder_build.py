@@ -36,7 +36,7 @@ def test_build_trains_exports_and_records(built):
 
     manifest = json.loads((b / "manifest.json").read_text())
     assert manifest["model_dir"] == "model" and manifest["adapter_dir"] == "adapters/dpo" and manifest["index_dir"] == "index"
-    assert manifest["retrieval"] == {"k": 2, "mode": "hybrid"}
+    assert manifest["retrieval"] == {"k": 2, "mode": "hybrid", "tuned_prompt_tokens": 256}  # sft.max_length of the fixture
     assert manifest["decline"]["threshold"] > 0 and "general_questions" in manifest["decline"]["method"]
     record = manifest["record"]
     assert record["sft"]["train_loss"] > 0 and record["sft"]["tokens_per_s"] > 0
