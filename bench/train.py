@@ -25,7 +25,6 @@ Every figure is printed and appended to bench/results.jsonl.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import shutil
@@ -42,31 +41,18 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from _results import make_recorder  # noqa: E402  (bench/ is on sys.path when a script runs)
 from builder._common import use_bf16  # noqa: E402  (TRL's own default: bf16 where the GPU has it, never on a CPU)
 
-RESULTS = ROOT / "bench" / "results.jsonl"
 EXAMPLE = ROOT / "examples" / "clinic"
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return ""
-
-
 DEVICE = f"on {torch.cuda.get_device_name(0)}, bf16" if torch.cuda.is_available() else f"on {os.cpu_count()} CPU cores, fp32"
 WEIGHTS_NOTE = os.environ.get("TAILOR_BENCH_WEIGHTS_NOTE", "")  # e.g. 'random weights, real architecture'
+_record = make_recorder("bench/train.py")
 
 
-def record(name: str, value: float, unit: str, baseline: float | None, command: str, note: str = "") -> None:
-    note = "; ".join(x for x in (note, DEVICE, WEIGHTS_NOTE) if x)
-    ratio = round(value / baseline, 3) if baseline else None
-    row = {"name": name, "value": round(value, 4), "unit": unit, "baseline": None if baseline is None else round(baseline, 4),
-           "ratio": ratio, "commit": commit(), "time": dt.datetime.now().isoformat(timespec="seconds"), "command": command, "note": note}  # fmt: skip
-    with RESULTS.open("a") as fh:
-        fh.write(json.dumps(row) + "\n")
-    print(f"{name}: {value:.4g} {unit}" + (f" (baseline {baseline:.4g}, ratio {ratio:.2f})" if baseline else "") + (f"  [{note}]" if note else ""))
+def record(name: str, value: float, unit: str, baseline: float | None, note: str = "") -> None:
+    """bench/_results.py's recorder, with the device (and any weights caveat) in every note."""
+    _record(name, value, unit, baseline, "; ".join(x for x in (note, DEVICE, WEIGHTS_NOTE) if x))
 
 
 def matmul_flops(n: int = 2048, repeats: int = 10) -> float:
@@ -180,7 +166,6 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="16 conversations, 8 DPO pairs")
     parser.add_argument("--e2e", action="store_true", help="also time `tailor build examples/clinic` end to end")
     args = parser.parse_args()
-    command = "bench/train.py" + (" --quick" if args.quick else "") + (" --e2e" if args.e2e else "")
     n_rows, n_pairs = (16, 8) if args.quick else (48, 16)
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     print(f"torch threads: {torch.get_num_threads()}; CPU: {os.cpu_count()} cores; GPU: {gpu}")
@@ -206,10 +191,10 @@ def main() -> None:
             ev = manifest["record"].get("evaluation", {})
             note = (f"target 900 s; held-out eval loss {ev.get('base', {}).get('eval_loss')} -> {ev.get('tuned', {}).get('eval_loss')}, "
                     f"token F1 {ev.get('base', {}).get('token_f1')} -> {ev.get('tuned', {}).get('token_f1')}")  # fmt: skip
-            record("build.wall_s", wall, "s", 900.0, command, note)
+            record("build.wall_s", wall, "s", 900.0, note)
             t = time.perf_counter()
             subprocess.run([sys.executable, "-m", "app", "build", str(fresh)], cwd=ROOT, check=True)
-            record("build.rebuild_wall_s", time.perf_counter() - t, "s", wall, command, "second run, nothing changed")
+            record("build.rebuild_wall_s", time.perf_counter() - t, "s", wall, "second run, nothing changed")
 
         # 1. SFT throughput: baseline first, then ours, same rows, same process.
         base_tps, base_tokens, base_s = sft_tokens_per_s(rows, cfg, base, ours=False, out=tmp)
@@ -219,24 +204,24 @@ def main() -> None:
         note = f"{len(rows)} clinic conversations with retrieved context; {ours_tokens} real tokens in {ours_s:.0f}s vs {base_tokens} in {base_s:.0f}s"
         if torch.cuda.is_available():
             note += f"; peak GPU memory {ours_peak:.1f} GiB vs {base_peak:.1f} GiB"
-        record("sft.tokens_per_s", ours_tps, "tokens/s", base_tps, command, note + "; baseline = TRL SFTTrainer defaults (no packing, batch 8, grad ckpt, same LoRA)")
+        record("sft.tokens_per_s", ours_tps, "tokens/s", base_tps, note + "; baseline = TRL SFTTrainer defaults (no packing, batch 8, grad ckpt, same LoRA)")
         if torch.cuda.is_available():  # the GPU batching against the CPU's (1 row per pass, 2 per update)
             cpu_like = cfg.model_copy(deep=True)
             cpu_like.builder.sft.batch_size, cpu_like.builder.sft.gradient_accumulation = 1, 2
             cpu_tps, _, _ = sft_tokens_per_s(rows, cpu_like, base, ours=True, out=tmp / "cpu-batching")
-            record("sft.gpu_batching_tokens_per_s", ours_tps, "tokens/s", cpu_tps, command,
+            record("sft.gpu_batching_tokens_per_s", ours_tps, "tokens/s", cpu_tps,
                    f"ours with the GPU default {cfg.builder.sft.batching(gpu=True)} (rows per pass, per update) vs the CPU default (1, 2)")
         flops = matmul_flops()
         frozen, trainable = lora_params(cfg, base)
         floor = flops / (4 * frozen + 6 * trainable)
-        record("sft.measured_over_floor", ours_tps / floor, "ratio", None, command,
+        record("sft.measured_over_floor", ours_tps / floor, "ratio", None,
                f"floor {floor:.0f} tokens/s = {flops / 1e9:.0f} GFLOP/s / (4 x {frozen / 1e6:.0f}M frozen + 6 x {trainable / 1e6:.1f}M LoRA) FLOPs/token")  # fmt: skip
 
         # 2. DPO seconds per step on the user's pairs, from the SFT adapter just trained.
         pairs = read_jsonl(folder / "build" / "data" / "pairs.jsonl")[:n_pairs]
         base_dpo = dpo_seconds_per_step(pairs, cfg, base, str(tmp / "adapter"), ours=False, out=tmp)
         ours_dpo = dpo_seconds_per_step(pairs, cfg, base, str(tmp / "adapter"), ours=True, out=tmp)
-        record("dpo.seconds_per_step", ours_dpo, "s/step", base_dpo, command,
+        record("dpo.seconds_per_step", ours_dpo, "s/step", base_dpo,
                f"batch {cfg.builder.dpo.batch_size} pairs, max_length {cfg.builder.dpo.max_length}; baseline = TRL DPOTrainer defaults (grad ckpt, max_length 1024)")  # fmt: skip
 
 

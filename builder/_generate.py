@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 
 import torch
-from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
+
+from chat._backends import generation_kwargs
+from chat.config import GenerationConfig
 
 from ._common import use_bf16, use_cuda
 
@@ -44,6 +46,7 @@ def load_tokenizer(path: str):
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, repetition_penalty: float = 1.1, batch_size: int = 8) -> list[str]:
     """Greedy answers to chat prompts (each a messages list ending with the user's turn)."""
+    gen = GenerationConfig(max_new_tokens=max_new_tokens, repetition_penalty=repetition_penalty)  # temperature 0: greedy
     texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths batch with little padding
     answers: list[str] = [""] * len(texts)
@@ -53,21 +56,9 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, r
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-            # Left padding puts every prompt's end at the same position, so one
-            # prompt_ignore_length makes the penalty count only answer tokens, as chat serves.
-            processors = LogitsProcessorList()
-            if repetition_penalty != 1.0:
-                processors.append(RepetitionPenaltyLogitsProcessor(repetition_penalty, prompt_ignore_length=enc["input_ids"].shape[1]))
-            out = model.generate(
-                **enc,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                temperature=None,
-                top_p=None,
-                top_k=None,
-                logits_processor=processors,
-                pad_token_id=tokenizer.pad_token_id,
-            )
+            # Left padding puts every prompt's end at the same position, so chat's settings with
+            # that prompt length penalise repetition in the answer only, as chat serves.
+            out = model.generate(**enc, **generation_kwargs(gen, enc["input_ids"].shape[1]), pad_token_id=tokenizer.pad_token_id)
             for j, i in enumerate(idx):
                 answers[i] = tokenizer.decode(out[j, enc["input_ids"].shape[1] :], skip_special_tokens=True).strip()
     finally:

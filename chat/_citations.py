@@ -5,7 +5,7 @@ Small models often answer from the right chunk without writing its marker. Rathe
 such an answer unsourced, `attribute` finds the chunk that supports it: each of the answer's
 sentences is embedded with the knowledge base's own embedder and matched against the
 sentences of every chunk the model was given; a sentence is supported by a chunk when the
-cosine similarity reaches ATTRIBUTION_THRESHOLD (the groundedness threshold of Tailor's evals,
+cosine similarity reaches SUPPORT_THRESHOLD (the groundedness threshold of Tailor's evals,
 chosen on a labelled set of supported and unsupported sentences). The chunk supporting the
 most sentences (ties: the higher-ranked) gets the marker, and its citation says
 `attributed=True`, so a reader can tell a marker Tailor added from one the model wrote.
@@ -20,8 +20,10 @@ from chat._types import Citation
 
 _MARKER = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
 SNIPPET_CHARS = 200
-ATTRIBUTION_THRESHOLD = 0.60
-MIN_CLAIM_WORDS = 4  # "Yes." or "Sure!" state nothing to match
+# A sentence is supported by a passage at this cosine similarity to one of its sentences. Chosen
+# on the labelled set in tests/evals/grounding_cases.py; evals' groundedness uses the same value.
+SUPPORT_THRESHOLD = 0.60
+MIN_CLAIM_WORDS = 4  # "Yes." or "See [2]." state nothing to match
 
 
 def sentences(text: str) -> list[str]:
@@ -66,7 +68,7 @@ def citation(n: int, hit, cited: bool, attributed: bool = False) -> Citation:
     )
 
 
-def attribute(text: str, hits: list, embedder, threshold: float = ATTRIBUTION_THRESHOLD) -> int | None:
+def attribute(text: str, hits: list, embedder, threshold: float = SUPPORT_THRESHOLD) -> int | None:
     """The [n] of the given chunk that supports the most of the answer's sentences, or None when
     no chunk supports any of them (an answer from outside the documents stays unsourced)."""
     claims = [c for c in sentences(_MARKER.sub("", text)) if len(c.split()) >= MIN_CLAIM_WORDS]

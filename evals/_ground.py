@@ -16,10 +16,11 @@ from typing import Protocol
 
 import numpy as np
 
+from chat._citations import MIN_CLAIM_WORDS, SUPPORT_THRESHOLD
 from evals._metrics import sentences, strip_markup
 
-GROUNDED_THRESHOLD = 0.60
-MIN_WORDS = 4  # "Yes." or "See [2]." make no claim to check
+GROUNDED_THRESHOLD = SUPPORT_THRESHOLD  # the one value chat's citation matching also uses
+MIN_WORDS = MIN_CLAIM_WORDS  # "Yes." or "See [2]." make no claim to check
 
 
 class Embedder(Protocol):
