@@ -218,10 +218,11 @@ def extract_definitions(doc: Document) -> list[SynthExample]:
         term, body = m.group(1).strip(), _clip(m.group(2))
         if not body:
             continue
-        if _is_definition(body, _section_at(doc, m.start())):
+        section = _section_at(doc, m.start())
+        if _is_definition(body, section):
             question = f"What does {term} mean?"
         else:  # a labelled line ('**Day after Thanksgiving**: only two branches open'), not a glossary entry
-            topic = _topic(_section_at(doc, m.start()), doc.title)
+            topic = _topic(section, doc.title)
             question = f"What should I know about {term}" + (f" ({topic})?" if topic and topic.lower() not in term.lower() else "?")
         out.append(SynthExample(question, body, doc.source, "definition", m.start(2)))
     headings = {h.strip().lower() for sec in doc.sections for h in sec.headings}
@@ -241,8 +242,9 @@ def extract_definitions(doc: Document) -> list[SynthExample]:
     # treat ...') make runs too.
     if len(run) >= 3 and (glossary or definitional * 3 >= len(run) * 2):
         for _, term, p1, body in run:
-            if _clip(body):
-                out.append(SynthExample(f"What does {term} mean?", _clip(body), doc.source, "definition", p1))
+            answer = _clip(body)
+            if answer:
+                out.append(SynthExample(f"What does {term} mean?", answer, doc.source, "definition", p1))
     return out
 
 
