@@ -22,6 +22,7 @@ from chat.manifest import MANIFEST_NAME, DeclineCalibration, Manifest, write_man
 from chat.prompt import PROMPT_FORMAT_VERSION
 from knowledge.errors import BuildError, InputError
 
+from ._leakage import NGRAM as LEAKAGE_NGRAM
 from ._common import (
     fmt_seconds,
     hash_file,
@@ -193,7 +194,7 @@ def _key(b: _Build, stage: str) -> str:
             "data", fp("index"), fp("base"), PROMPT_FORMAT_VERSION, cfg.name, cfg.chat.system_prompt, cfg.chat.decline_message,
             cfg.knowledge.top_k, cfg.knowledge.search_mode, hash_file(b.conversations), hash_file(b.preferences),
             hash_file(b.feedback), bc.eval_split, bc.raft_distractor_only, bc.seed, bc.oracle_min_recall, bc.min_conversations,
-            bc.sft.max_length, bc.dpo.max_length, bc.synthesize.model_dump(), _eval_suites_hash(b),
+            bc.sft.max_length, bc.dpo.max_length, bc.synthesize.model_dump(), _eval_suites_hash(b), LEAKAGE_NGRAM,
         ])  # fmt: skip
     if stage == "sft":
         lora = [bc.lora_r, bc.lora_alpha, bc.lora_dropout, bc.lora_target_modules]
@@ -297,6 +298,23 @@ def _synthesize(b: _Build):
     return convs, pairs, info
 
 
+def _drop_leaks(b: _Build, convs: list, pairs: list, feedback: list) -> tuple[list, list, list, dict]:
+    """Every conversation, pair and vote that holds an eval question or answer, dropped (builder._leakage)."""
+    from ._leakage import LeakChecker, LeakReport, drop_leaks, read_eval_texts
+
+    evals = read_eval_texts(b.folder / "evals")
+    report = LeakReport(suites_hash=evals.suites_hash)
+    if not evals.empty:
+        checker = LeakChecker(evals, b.kb.embedder.encode)
+        convs, kept = drop_leaks(convs, pairs + feedback, checker, report)
+        pairs = [p for p in kept if p.source != "feedback"]
+        feedback = [p for p in kept if p.source == "feedback"]
+    log.info(f"  {report.summary()}")
+    for ex in report.examples[:3]:
+        log.info(f"    dropped ({ex['source']}, {ex['reason']}): {ex['text'][:100]!r}")
+    return convs, pairs, feedback, report.to_dict()
+
+
 def _stage_data(b: _Build) -> tuple[dict, str]:
     from ._data import render_eval, render_pairs, render_train, split_conversations, warn_truncated
     from ._inputs import load_conversations, load_preferences
@@ -329,6 +347,7 @@ def _stage_data(b: _Build) -> tuple[dict, str]:
     feedback, skipped = load_preferences(b.feedback, source="feedback", strict=False) if b.feedback.exists() else ([], [])
     for problem in skipped:
         log.warning(f"  warning: skipped a damaged app vote: {problem}")
+    convs, pairs, feedback, leakage = _drop_leaks(b, convs, pairs, feedback)
     train, held_out = split_conversations(convs, cfg.builder.eval_split, cfg.builder.seed)
     train_rows, train_stats = render_train(train, b.kb, cfg, b.tokenizer)
     eval_rows, eval_stats = render_eval(held_out, b.kb, cfg, b.tokenizer)
@@ -343,7 +362,7 @@ def _stage_data(b: _Build) -> tuple[dict, str]:
         "conversations": len(convs), "train": len(train_rows), "held_out": len(eval_rows),
         "train_contexts": train_stats.to_dict(), "eval_contexts": eval_stats.to_dict(),
         "pairs": {"user": len(pairs), "feedback": len(feedback)}, "pair_contexts": pair_stats.to_dict(),
-        "feedback_skipped": len(skipped), "notes": notes, "synthesized": synth_info,
+        "feedback_skipped": len(skipped), "notes": notes, "synthesized": synth_info, "leakage": leakage,
     }  # fmt: skip
     s = train_stats
     msg = (
@@ -351,6 +370,8 @@ def _stage_data(b: _Build) -> tuple[dict, str]:
         f"{s.distractor_only} distractors only -> decline, {s.no_oracle} plain retrieval); "
         f"{len(pairs)} preference pairs + {len(feedback)} app votes"
     )
+    if leakage["dropped"]:
+        msg += f"; leakage: dropped {sum(leakage['dropped'].values())} items holding an eval question or answer"
     if synth_info:
         by = ", ".join(f"{k} {v}" for k, v in synth_info["by_source"].items())
         msg += f"; synthesized from documents: {sum(synth_info['by_source'].values())} conversations ({by}), {synth_info['pairs']} pairs"
@@ -615,6 +636,7 @@ def _finish(b: _Build, summary: BuildSummary, skip_train: bool, started: float) 
             "hyperparameters": cfg.builder.model_dump(),
             "knowledge": cfg.knowledge.model_dump(),
             "sft": stage_record["sft"], "dpo": stage_record["dpo"], "data": stage_record["data"],
+            "leakage": b.result("data").get("leakage"),
             "evaluation": b.result("evaluate"),
             "durations_s": {s: b.states.get(s, {}).get("seconds") for s in STAGES},
             "device": "cuda" if use_cuda() else "cpu", "bf16": use_bf16(),

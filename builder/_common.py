@@ -1,18 +1,21 @@
-"""Small helpers every build stage uses: hashing inputs, the device, token F1, the build log."""
+"""Small helpers every build stage uses: hashing inputs, the device, token F1, the build log.
+
+Token F1 is the one `tailor eval` reports (evals.token_f1), so the build's held-out figure and
+the eval report can be compared number for number."""
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
 import os
-import re
 import shutil
-import string
 import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+
+from evals import normalize_answer, token_f1  # noqa: F401  (re-exported: the build's held-out F1)
 
 log = logging.getLogger("tailor.build")
 
@@ -83,26 +86,9 @@ def library_versions() -> dict:
 
 # --- token F1 ------------------------------------------------------------------------------
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCT = str.maketrans("", "", string.punctuation)
-_CITATION = re.compile(r"\[\d+\]")
-
-
 def tokens(text: str) -> list[str]:
-    """SQuAD-style normalisation: lower case, no punctuation, articles or citation markers."""
-    text = _CITATION.sub(" ", text.lower()).translate(_PUNCT)
-    return _ARTICLES.sub(" ", text).split()
-
-
-def token_f1(prediction: str, reference: str) -> float:
-    pred, ref = tokens(prediction), tokens(reference)
-    if not pred or not ref:
-        return float(pred == ref)
-    common = sum((Counter(pred) & Counter(ref)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(pred), common / len(ref)
-    return 2 * precision * recall / (precision + recall)
+    """The one answer normalisation (evals.normalize_answer: SQuAD's, plus markers and markdown), as words."""
+    return normalize_answer(text).split()
 
 
 def token_recall(reference: str, passage: str) -> float:
