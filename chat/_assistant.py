@@ -16,11 +16,12 @@ from typing import Callable, Iterator
 from chat import _backends
 from chat._citations import attribute, cited_numbers, resolve_citations
 from chat._guardrails import compile_rules, decline_text, document_titles, match_escalation
-from chat._types import VARIANTS, Answer, Token
+from chat._extract import extract_answer
+from chat._types import VARIANTS, Answer, Token, uses_retrieval
 from chat.config import ChatConfig, GenerationConfig
 from chat.manifest import MANIFEST_NAME, read_manifest
 from chat.models import resolve_model
-from chat.prompt import fit_messages, retrieval_query
+from chat.prompt import count_prompt_tokens, fit_messages, format_context, retrieval_query
 from knowledge.errors import BuildError, InputError
 
 # Decline threshold before a build has calibrated one (retrieval-only, or a manifest without
@@ -95,7 +96,7 @@ class Assistant:
         self._titles: dict[str, str] | None = None
         self._retrieval_lock = threading.Lock()
         has_tuned = bool(tuned_model or adapter_dir)
-        self.variants = [v for v in VARIANTS if (v.startswith("tuned") <= has_tuned) and (not v.endswith("+rag") or kb is not None)]
+        self.variants = [v for v in VARIANTS if (v.startswith("tuned") <= has_tuned) and (not uses_retrieval(v) or kb is not None)]
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -199,6 +200,26 @@ class Assistant:
                 on_token(event.text)
         raise RuntimeError("stream ended without an Answer")  # stream always ends with one
 
+    def choice_probabilities(self, question: str, options: list[str], variant: str | None = None,
+                             history: list[dict] | None = None) -> dict[str, float] | None:
+        """The probability that the variant opens its answer with each option ("Yes", "No",
+        "Maybe"), for the very prompt `stream` would send (same evidence, same budget): what the
+        model knows, apart from how it would phrase it. None where no local model answers
+        (`extract`, or generation.backend openai)."""
+        question = _check_question(question)
+        history = _check_history(history)
+        variant = self.check_variant(variant)
+        if variant == "extract" or self.generation.backend == "openai":
+            return None
+        answer = Answer(text="", variant=variant, build_id=self.build_id, question=question)
+        hits = None
+        if uses_retrieval(variant):
+            with self._retrieval_lock:
+                hits = self.kb.search(retrieval_query(question, history), k=self.retrieval.get("k"), mode=self.retrieval.get("mode"))
+        tokenizer, window, loaded = self._tokenizer(variant)
+        messages, _ = self._fit(answer, tokenizer, window, question, history, hits)
+        return _backends.first_token_probabilities(loaded, messages, options)
+
     def stream(self, question: str, history: list[dict] | None = None, variant: str | None = None) -> Iterator[Token | Answer]:
         """`Token` events as the answer is written, then one `Answer`; their texts join into `Answer.text`."""
         question = _check_question(question)
@@ -216,7 +237,7 @@ class Assistant:
             return
 
         hits = None
-        if variant.endswith("+rag"):
+        if uses_retrieval(variant):
             answer.retrieval_query = retrieval_query(question, history)
             with self._retrieval_lock:
                 hits = self.kb.search(answer.retrieval_query, k=self.retrieval.get("k"), mode=self.retrieval.get("mode"))
@@ -229,34 +250,48 @@ class Assistant:
                 yield from self._finish(answer, iter([self._decline_text(hits)]), started, None, None)
                 return
 
+        if variant == "extract":
+            yield from self._extract(answer, question, history, hits, started)
+            return
         pieces, stats, used = self._generate(answer, question, history, hits, started)
         yield from self._finish(answer, pieces, started, stats, used)
 
-    def _generate(self, answer: Answer, question: str, history: list[dict], hits, started: float):
-        """Fit the prompt and start generating: (text pieces, their stats, the hits in the prompt)."""
-        tuned = answer.variant.startswith("tuned")
+    def _weights(self, variant: str) -> tuple[str, str | None]:
+        """(model weights, adapter) that answer for `variant`; `extract` reads the base tokenizer only."""
+        tuned = variant.startswith("tuned")
         weights = (self.tuned_model or self.base_model) if tuned else self.base_model
-        adapter = self.adapter_dir if tuned else None
-        if self.generation.backend == "openai":
-            tokenizer, window = _backends.load_tokenizer(adapter or weights)
-        else:
-            loaded = _backends.load_model(weights, adapter, self.generation.dtype)
-            tokenizer, window = loaded.tokenizer, loaded.context_window
+        return weights, self.adapter_dir if tuned else None
+
+    def _budget(self, variant: str, window: int) -> tuple[int, int | None]:
+        """(prompt token budget, the trained length when it is what limits the budget).
+
+        Every variant that reads evidence gets the same budget, so base+rag, tuned+rag and
+        extract see the same passages for the same question: a comparison of the models, not of
+        how much each was shown. With a tuned model in the build that budget is the context it
+        was trained on (builder.sft.max_length): measured on the shared MedQuAD data, a
+        512-token-trained model declined 7 of 18 answerable questions given 4 chunks (~1,200
+        tokens) and answered them from 1 or 2.
+        """
         budget = self.chat.max_prompt_tokens or max(256, window - self.generation.max_new_tokens)
         trained = self.retrieval.get("tuned_prompt_tokens")
-        if tuned and trained and not self.chat.max_prompt_tokens:
-            # The tuned model sees no more context than it was trained on (builder.sft.max_length):
-            # measured on the shared MedQuAD data, the 512-token-trained model declined 7 of 18
-            # answerable questions given 4 chunks (~1,200 tokens) and answered them from 1 or 2.
+        applies = uses_retrieval(variant) or variant.startswith("tuned")
+        if trained and applies and (self.tuned_model or self.adapter_dir) and not self.chat.max_prompt_tokens:
             trained = int(trained)
-            budget = min(budget, trained)
+            if trained < budget:
+                return trained, trained
+        return budget, None
+
+    def _fit(self, answer: Answer, tokenizer, window: int, question: str, history: list[dict], hits):
+        """The prompt for this turn within the variant's budget: (messages, the hits it holds).
+        Fills answer.dropped, answer.chunk_ids and answer.evidence (chunk ids and token count)."""
+        budget, trained = self._budget(answer.variant, window)
         kept = history[-self.chat.history_turns:] if self.chat.history_turns else []
         system = self.chat.system_prompt.replace("{name}", self.name)
         conversation = [*kept, {"role": "user", "content": question}]
         chunks = None if hits is None else [h.chunk for h in hits]
         messages, dropped = fit_messages(tokenizer, system, conversation, chunks, budget)
-        if budget == trained and tuned and (dropped["chunks"] or dropped["history_messages"]):
-            dropped["notices"].append(f"the tuned model is given at most the {trained} tokens of context it was trained on (builder.sft.max_length)")
+        if trained and (dropped["chunks"] or dropped["history_messages"]):
+            dropped["notices"].append(f"the prompt is held to the {trained} tokens of context the tuned model was trained on (builder.sft.max_length)")
         dropped["history_messages"] += len(history) - len(kept)
         if len(history) > len(kept):
             dropped["notices"].insert(0, f"kept the last {len(kept)} of {len(history)} earlier messages (chat.history_turns)")
@@ -264,7 +299,36 @@ class Assistant:
         if hits is not None:
             used = list(hits[: len(chunks) - len(dropped["chunks"])])  # the budget drops from the end
             answer.chunk_ids = [h.chunk.id for h in used]
+            context = format_context([h.chunk for h in used])
+            answer.evidence = {"chunk_ids": list(answer.chunk_ids), "tokens": len(tokenizer.encode(context, add_special_tokens=False)),
+                               "budget": budget}
         answer.dropped = dropped
+        return messages, used
+
+    def _tokenizer(self, variant: str):
+        """(tokenizer, context window, loaded model or None) for the variant's weights."""
+        weights, adapter = self._weights(variant)
+        if self.generation.backend == "openai" or variant == "extract":
+            tokenizer, window = _backends.load_tokenizer(adapter or weights)
+            return tokenizer, window, None
+        loaded = _backends.load_model(weights, adapter, self.generation.dtype)
+        return loaded.tokenizer, loaded.context_window, loaded
+
+    def _extract(self, answer: Answer, question: str, history: list[dict], hits, started: float) -> Iterator[Token | Answer]:
+        """The no-model floor: the evidence's best sentences for the question (chat._extract)."""
+        tokenizer, window, _ = self._tokenizer("extract")
+        _, used = self._fit(answer, tokenizer, window, question, history, hits)
+        text = extract_answer(question, [h.chunk.text for h in used or []])
+        if not text:
+            answer.declined = True
+            text = self._decline_text(hits)
+        yield from self._finish(answer, iter([text]), started, None, used)
+
+    def _generate(self, answer: Answer, question: str, history: list[dict], hits, started: float):
+        """Fit the prompt and start generating: (text pieces, their stats, the hits in the prompt)."""
+        weights, adapter = self._weights(answer.variant)
+        tokenizer, window, loaded = self._tokenizer(answer.variant)
+        messages, used = self._fit(answer, tokenizer, window, question, history, hits)
         answer.timings["prompt_s"] = time.perf_counter() - started - answer.timings.get("retrieval_s", 0.0)
         stats = _backends.GenerationStats()
         if self.generation.backend == "openai":
@@ -283,7 +347,9 @@ class Assistant:
                 first_at = time.perf_counter()
             parts.append(piece)
             yield Token(piece)
-        attributed = self._attribution("".join(parts), used_hits)
+        answer.own_text = "".join(parts)
+        attributed = None if answer.variant == "extract" else self._attribution(answer.own_text, used_hits)
+        answer.attributed = attributed
         if attributed is not None:
             marker = f" [{attributed}]"
             parts.append(marker)

@@ -268,3 +268,26 @@ def set_threads(threads: int | None) -> None:
 def check_openai_settings(gen) -> None:
     if gen.backend == "openai" and not gen.url:
         raise ConfigError("generation.url must be set when generation.backend is openai (e.g. http://127.0.0.1:8000/v1)")
+
+
+def first_token_probabilities(loaded: LoadedModel, messages: list[dict], options: list[str]) -> dict[str, float]:
+    """The model's probability of opening its answer with each option, normalised over the options.
+
+    Each option counts by its first token, written as it would open an answer ("Yes") and in
+    lower case ("yes"); options that share a first token share its probability. Used by evals'
+    choice accuracy: which verdict the model prefers, whatever words it would wrap it in.
+    """
+    import torch
+
+    tokenizer, model = loaded.tokenizer, loaded.model
+    inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    inputs = {k: v.to(model.device) for k, v in inputs.items()}
+    with loaded.lock, torch.no_grad():
+        logits = model(**inputs).logits[0, -1].float()
+    probs = torch.softmax(logits, dim=-1)
+    mass = {}
+    for option in options:
+        ids = {tokenizer.encode(form, add_special_tokens=False)[0] for form in (option, option.lower(), option.capitalize()) if form}
+        mass[option] = float(sum(probs[i] for i in ids))
+    total = sum(mass.values())
+    return {k: (v / total if total > 0 else 1.0 / len(mass)) for k, v in mass.items()}

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-VARIANTS = ("base", "base+rag", "tuned", "tuned+rag")
+VARIANTS = ("extract", "base", "base+rag", "tuned", "tuned+rag")
+
+
+def uses_retrieval(variant: str) -> bool:
+    """'base+rag', 'tuned+rag' and 'extract' answer from retrieved evidence; 'base' and 'tuned' do not."""
+    return variant.endswith("+rag") or variant == "extract"
 
 
 @dataclass
@@ -52,6 +57,12 @@ class Answer:
     retrieval_query: str | None = None
     max_similarity: float | None = None
     threshold: float | None = None
+    # What the model was given and wrote, for evals that must not flatter it: the evidence's
+    # chunk ids and token count, the model's own text (before Tailor added a marker or the
+    # disclaimer) and the marker Tailor added, if any.
+    evidence: dict = field(default_factory=dict)
+    own_text: str | None = None
+    attributed: int | None = None
 
     def to_dict(self) -> dict:
         """JSON-safe: what `tailor ask --json` prints and what the app and evals store."""

@@ -1,6 +1,7 @@
 """Assistant mechanics on the tiny random model and a fake knowledge base with set similarities:
 streaming order, declining, escalation, citations, budget, bad input, threads, lazy loading.
 The real-index counterparts are in test_chat_real_index.py."""
+import re
 import threading
 
 import pytest
@@ -142,10 +143,10 @@ def test_empty_and_non_text_questions_are_clear_errors(tiny_assistant):
 
 
 def test_unknown_or_missing_variant_names_the_available_ones(tiny_assistant):
-    assert tiny_assistant.variants == ["base", "base+rag"]
-    with pytest.raises(InputError, match=r"'tuned\+rag' is not in this build.*it has: base, base\+rag"):
+    assert tiny_assistant.variants == ["extract", "base", "base+rag"]
+    with pytest.raises(InputError, match=r"'tuned\+rag' is not in this build.*it has: extract, base, base\+rag"):
         tiny_assistant.answer("hi", variant="tuned+rag")
-    with pytest.raises(InputError, match="variants are base, base"):
+    with pytest.raises(InputError, match="variants are extract, base, base"):
         tiny_assistant.answer("hi", variant="large")
 
 
@@ -230,15 +231,42 @@ def test_bfloat16_weights_when_asked(tiny_model_dir, fake_kb):
     assert _backends.load_model(tiny_model_dir).model.dtype == torch.float32  # auto on a CPU
 
 
-def test_tuned_variants_see_no_more_context_than_they_were_trained_on(tiny_model_dir, fake_kb, scripted):
-    """retrieval.tuned_prompt_tokens (the build's sft.max_length) caps the tuned prompt: the
-    lowest-ranked chunks are dropped and reported; the base variants keep every chunk."""
+def test_every_evidence_variant_sees_the_same_evidence_within_the_trained_length(tiny_model_dir, fake_kb, scripted):
+    """retrieval.tuned_prompt_tokens (the build's sft.max_length) caps the prompt of every variant
+    that reads evidence, base+rag and extract included: the same lowest-ranked chunks are dropped
+    for all of them, so an eval compares the models on equal evidence, not on how much each saw."""
     assistant = Assistant(name="T", base_model=tiny_model_dir, tuned_model=tiny_model_dir, kb=fake_kb,
-                          retrieval={"k": 3, "tuned_prompt_tokens": 130})
+                          retrieval={"k": 3, "tuned_prompt_tokens": 300})
     _, base = run(assistant, "When do you open on Saturday?", variant="base+rag")
     _, tuned = run(assistant, "When do you open on Saturday?", variant="tuned+rag")
-    assert base.dropped["chunks"] == [] and len(base.chunk_ids) == 3
-    assert tuned.dropped["chunks"] and len(tuned.chunk_ids) < 3 and tuned.chunk_ids == base.chunk_ids[: len(tuned.chunk_ids)]
-    assert any("130 tokens of context it was trained on" in n for n in tuned.dropped["notices"])
+    _, extract = run(assistant, "When do you open on Saturday?", variant="extract")
+    assert tuned.dropped["chunks"] and 0 < len(tuned.chunk_ids) < 3
+    assert base.chunk_ids == tuned.chunk_ids == extract.chunk_ids
+    assert base.evidence == tuned.evidence == extract.evidence
+    assert base.evidence["chunk_ids"] == tuned.chunk_ids and base.evidence["tokens"] > 0 and base.evidence["budget"] == 300
+    assert any("300 tokens of context the tuned model was trained on" in n for n in tuned.dropped["notices"])
     unlimited = Assistant(name="T", base_model=tiny_model_dir, tuned_model=tiny_model_dir, kb=fake_kb, retrieval={"k": 3})
     assert len(run(unlimited, "When do you open on Saturday?", variant="tuned+rag")[1].chunk_ids) == 3
+    retrieval_only = Assistant(name="T", base_model=tiny_model_dir, kb=fake_kb, retrieval={"k": 3, "tuned_prompt_tokens": 300})
+    assert len(run(retrieval_only, "When do you open on Saturday?", variant="base+rag")[1].chunk_ids) == 3  # no tuned model: no cap
+
+
+def test_extract_quotes_the_evidence_sentences_that_share_the_question_words(tiny_model_dir, fake_kb):
+    """The no-model floor: best-overlap sentences of the given passages, each with its own [n]."""
+    assistant = Assistant(name="T", base_model=tiny_model_dir, kb=fake_kb, retrieval={"k": 3})
+    events, answer = run(assistant, "When do you open on Saturday?", variant="extract")
+    assert answer.variant == "extract" and not answer.declined
+    assert "saturday" in answer.own_text.lower() and re.search(r"\[\d\]", answer.own_text)
+    assert "new_tokens" not in answer.timings  # no model ran
+    assert answer.attributed is None and all(not c.attributed for c in answer.sources)
+
+
+def test_extract_answer_ranks_by_question_words_and_stops_near_the_word_budget():
+    from chat._extract import extract_answer
+
+    passages = ["# Hours\nWe open at 8 am on weekdays. Parking is free for two hours.",
+                "On Saturday we open at 9 am and close at 1 pm. Sunday we are closed."]
+    text = extract_answer("When do you open on Saturday?", passages, max_words=10)
+    assert text.startswith("On Saturday we open at 9 am and close at 1 pm. [2]")
+    assert "Parking" not in text and "# Hours" not in text
+    assert extract_answer("What is the capital of Peru?", passages) == ""

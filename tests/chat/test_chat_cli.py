@@ -31,7 +31,7 @@ def test_chat_commands(built_folder):
     result = CliRunner().invoke(app.cli, ["chat", str(built_folder)], input=lines)
     out = result.stdout
     assert result.exit_code == 0, out
-    assert "tuned+rag; variants: base, base+rag, tuned, tuned+rag" in out
+    assert "tuned+rag; variants: extract, base, base+rag, tuned, tuned+rag" in out
     assert "[1] hours.md" in out  # /sources after the first answer
     assert "error: variant 'large'" in out and "(variant: base)" in out and "unknown command /bogus" in out
     assert "(no documents: this variant answers without retrieval)" not in out.split("(variant: base)")[0]

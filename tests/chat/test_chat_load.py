@@ -14,7 +14,7 @@ from chat_fixtures import make_build, write_corpus
 def test_build_has_all_variants_defaults_to_tuned_rag_and_records_build_id(built_folder):
     assistant = Assistant.load(built_folder)
     _, build_id = read_manifest(built_folder / "build")
-    assert assistant.variants == ["base", "base+rag", "tuned", "tuned+rag"] and assistant.default_variant == "tuned+rag"
+    assert assistant.variants == ["extract", "base", "base+rag", "tuned", "tuned+rag"] and assistant.default_variant == "tuned+rag"
     assert (assistant.threshold, assistant.threshold_method) == (0.3, "test calibration")
     answer = assistant.answer("When do you open on Saturday?")
     assert answer.variant == "tuned+rag" and answer.build_id == build_id and len(answer.chunk_ids) == 3
@@ -34,7 +34,7 @@ def test_tuned_and_base_weights_each_load_once(built_folder, monkeypatch):
 
 def test_retrieval_only_before_a_build(indexed_folder):
     assistant = Assistant.load(indexed_folder)
-    assert assistant.variants == ["base", "base+rag"] and assistant.default_variant == "base+rag"
+    assert assistant.variants == ["extract", "base", "base+rag"] and assistant.default_variant == "base+rag"
     assert assistant.threshold == FALLBACK_DECLINE_THRESHOLD and "fallback" in assistant.threshold_method
     assert assistant.build_id == "retrieval-only" and assistant.base_model.endswith("smollm2-135m-instruct")
 
