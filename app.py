@@ -221,12 +221,19 @@ def eval_(
     fail_under: list[str] = typer.Option([], "--fail-under", help="Gate METRIC=VALUE or VARIANT:METRIC=VALUE; exit 1 when under. Repeatable."),
     resume: bool = typer.Option(False, "--resume", help="Continue the latest report of this suite, skipping answers already scored."),
     against: Optional[Path] = typer.Option(None, "--against", help="Another build (folder or build dir): its variants run too, as other:VARIANT."),
+    split: str = typer.Option("test", "--split", help="dev (to tune on), test (to report; the default) or all, by a hash of each question id."),
+    check: bool = typer.Option(False, "--check", help="Only validate the suite and list lines that would score poorly (bare-number references); run nothing."),
 ) -> None:
-    """Answer the eval suites with each variant; print metrics with 95% intervals and write build/reports/."""
-    from evals import print_report, run_eval
+    """Answer the eval suites with each variant (and `extract`, the no-model floor); print metrics with 95% intervals and write build/reports/."""
+    from evals import check_suite, print_report, run_eval
 
-    report = run_eval(folder, _load(folder), suite=suite, variants=variants, limit=limit, seed=seed,
-                      resume=resume, against=against, fail_under=fail_under)
+    cfg = _load(folder)
+    if check:
+        for line in check_suite(suite or Path(folder) / "evals", cfg.evals.test_share):
+            typer.echo(line)
+        return
+    report = run_eval(folder, cfg, suite=suite, variants=variants, limit=limit, seed=seed,
+                      resume=resume, against=against, fail_under=fail_under, split=split)
     print_report(report)
     if report.gate_failures:
         typer.secho("error: --fail-under gate failed: " + "; ".join(report.gate_failures), fg=typer.colors.RED, err=True)

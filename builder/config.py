@@ -117,8 +117,14 @@ class BuilderConfig(BaseModel):
 class EvalsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    variants: list[Literal["base", "base+rag", "tuned", "tuned+rag"]] = Field(
-        default_factory=lambda: ["base", "base+rag", "tuned", "tuned+rag"], description="Variants compared by `tailor eval`."
+    variants: list[Literal["extract", "base", "base+rag", "tuned", "tuned+rag"]] = Field(
+        default_factory=lambda: ["base", "base+rag", "tuned", "tuned+rag"],
+        description="Variants compared by `tailor eval`; `extract` (no model, the floor) always runs beside them.",
+    )
+    test_share: float = Field(
+        0.5, gt=0, lt=1,
+        description="Share of each suite held out as the test split (by a hash of the question id): reports headline "
+                    "test; anything that tunes (the build's choices, your own tuning of defaults) uses dev.",
     )
     seed: int = Field(0, description="Seed for --limit sampling and bootstrap intervals.")
     bootstrap_samples: int = Field(1000, ge=100)

@@ -1,5 +1,6 @@
 """Tailor's evals: suites of questions with reference answers, run against the assistant's
-variants (base, base+rag, tuned, tuned+rag, and another build's), scored per question and
+variants (extract, base, base+rag, tuned, tuned+rag, and another build's), on a
+dev or test split, scored per question and
 reported with 95% bootstrap intervals and paired comparisons.
 
     from evals import run_eval, print_report
@@ -10,9 +11,12 @@ reported with 95% bootstrap intervals and paired comparisons.
 The metric functions are public so a suite author can check how an answer would score.
 Helpers live in _-prefixed modules; docs/EVALUATION.md describes the method.
 """
-from evals._aggregate import METRICS, Comparison, MetricDef, primary_score
+from evals._aggregate import HEADLINE_METRICS, METRICS, Comparison, MetricDef, holm, primary_score
 from evals._ground import GROUNDED_THRESHOLD, Grounder, claim_sentences
 from evals._judge import Judge
+from evals._leakage import NGRAM as LEAKAGE_NGRAM
+from evals._leakage import QUESTION_SIMILARITY as LEAKAGE_QUESTION_SIMILARITY
+from evals._leakage import EvalTexts, LeakChecker, leaked_in_build, read_eval_texts
 from evals._metrics import (
     Number,
     choice_correct,
@@ -39,12 +43,13 @@ from evals._runner import (
     latest_report_dir,
     parse_gates,
     parse_variants,
+    check_suite,
     read_results,
     run_eval,
 )
 from evals._score import score_answer
 from evals._stats import Difference, Estimate, Stat, estimate, paired_difference
-from evals._suite import ANSWER_TYPES, EvalItem, load_suite, sample_items
+from evals._suite import ANSWER_TYPES, SPLITS, EvalItem, is_bare_number, load_suite, sample_items, split_items, suite_suggestions
 
 __all__ = [
     "ALL_VARIANTS", "ANSWER_TYPES", "GROUNDED_THRESHOLD", "METRICS",
@@ -54,4 +59,6 @@ __all__ = [
     "exact_match", "token_f1", "rouge_l", "normalize_answer", "parse_yes_no", "parse_number", "parse_numbers",
     "numbers_match", "parse_choice", "choice_correct", "text_declines", "retrieval_scores", "citation_markers",
     "citation_scores", "primary_score", "chart_images",
+    "HEADLINE_METRICS", "SPLITS", "holm", "is_bare_number", "split_items", "suite_suggestions", "check_suite",
+    "LEAKAGE_NGRAM", "LEAKAGE_QUESTION_SIMILARITY", "EvalTexts", "LeakChecker", "leaked_in_build", "read_eval_texts",
 ]  # fmt: skip

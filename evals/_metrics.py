@@ -77,10 +77,6 @@ _HEDGES = re.compile(
     r"\b(not necessarily|it depends|depends on|may or may not|might or might not|inconclusive|not clear|unclear|"
     r"not certain|uncertain|mixed (?:evidence|results)|cannot be determined|can't be determined|not known|unknown)\b"
 )
-_NEGATION = re.compile(
-    r"\b(not|never|neither|nor|none|cannot|no evidence|no significant|no difference|no association|no benefit)\b|n't\b"
-)
-
 
 def _verdict_word(word: str) -> str | None:
     for label, pattern in (("yes", _YES), ("no", _NO), ("maybe", _MAYBE)):
@@ -89,14 +85,20 @@ def _verdict_word(word: str) -> str | None:
     return None
 
 
+_STANDALONE = re.compile(r"(?:^|[,;:\u2014\u2013-]\s*)(yes|no|maybe)\s*(?:[.,;:!)]|$)")
+_NO_THEN_CLAUSE = {"it", "they", "there", "this", "that", "i", "we", "you", "he", "she", "not", "but"}
+
+
 def parse_yes_no(text: str) -> str | None:
     """'yes', 'no', 'maybe' or None for an answer to a yes/no question.
 
-    Read in order: a leading verdict ("Yes, ...", "**No.**"), an explicit "the answer is
-    no", a hedge ("not necessarily", "it depends": maybe), a verdict word in the first
-    sentence ("Based on the study, yes"), then a negation in the first sentence ("X is not
-    a predictor": no). An affirmative statement without a verdict word stays None: reading
-    it as "yes" would reward any fluent answer on suites where most answers are yes.
+    Only a verdict the answer states counts: a leading one ("Yes, ...", "**No.**",
+    "Certainly not", "Not necessarily": maybe), an explicit "the answer is no", or a verdict
+    standing as its own clause in the first sentence ("Based on the study, yes."). A negation
+    inside a statement is no verdict ("Patients with no prior surgery did better." is None, not
+    "no"), and neither is an affirmative statement: reading either as a verdict would reward
+    phrasing, not knowledge (choice accuracy, from the model's first-token probabilities,
+    measures the knowledge).
     """
     clean = strip_markup(text).strip().lower()
     if not clean:
@@ -110,22 +112,20 @@ def parse_yes_no(text: str) -> str | None:
         verdict = _verdict_word(word)
         if verdict and word not in ("yes", "no", "maybe") and following not in (None, "not") and not re.search(r"[,.!;:]", gap):
             verdict = None  # "Correct dosing is ..." is a sentence; "Correct." and "Indeed, ..." are verdicts
+        if word == "no" and following and not gap.strip() and following not in _NO_THEN_CLAUSE and following not in ("doubt", "question"):
+            verdict = None  # "No prior surgery ..." is a statement about no prior surgery; "No, it ..." is a verdict
         if verdict == "yes" and following == "not":
             return "no"  # "Certainly not"
         if verdict == "no" and following in ("doubt", "question"):
             return "yes"  # "No doubt, ..."
         if verdict:
             return verdict
-    explicit = re.search(r"\banswer (?:is|would be|:)\s*[\"'“]?(yes|no|maybe)\b", clean)
+    explicit = re.search(r"\banswer (?:is|would be|:)\s*[\"'\u201c]?(yes|no|maybe)\b", clean)
     if explicit:
         return explicit.group(1)
-    if _HEDGES.search(first):
-        return "maybe"
-    for word in re.findall(r"[a-z]+", first):
-        if word in ("yes", "no", "maybe"):
-            return word
-    if _NEGATION.search(first):
-        return "no"
+    standalone = _STANDALONE.search(first)
+    if standalone:
+        return standalone.group(1)
     return None
 
 

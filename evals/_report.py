@@ -7,10 +7,10 @@ import html
 import io
 import json
 
-from evals._aggregate import METRIC_BY_NAME, METRICS
+from evals._aggregate import HEADLINE_METRICS, METRIC_BY_NAME, METRICS
 
 GROUP_ORDER = ["answers", "declining", "retrieval", "grounding", "latency"]
-HEADLINE = ["f1", "accuracy", "judge", "decline_recall", "hit@k", "groundedness"]
+HEADLINE = HEADLINE_METRICS  # correctness, declining precision and recall, the model's own citations
 
 
 def _rows(report):
@@ -34,31 +34,38 @@ def metric_table_md(report) -> str:
 
 
 def _header_lines(report) -> list[str]:
-    sample = (f"a stratified random sample of **{report.n_questions}** of {report.n_suite} questions (seed {report.seed})"
-              if report.limit is not None and report.n_questions < report.n_suite else f"all **{report.n_questions}** questions")
+    pool = report.n_split or report.n_suite
+    sample = (f"a stratified random sample of **{report.n_questions}** of the {pool} questions of the **{report.split}** split "
+              f"(seed {report.seed})" if report.limit is not None and report.n_questions < pool
+              else f"all **{report.n_questions}** questions of the **{report.split}** split")
     builds = ", ".join(f"{k}: {v}" for k, v in report.build_ids.items() if v) or "retrieval-only build (no manifest)"
     return [
         f"Suite `{report.suite}` ({report.suite_path}): {sample}.",
         f"Variants: {', '.join(report.variants)}. Builds: {builds}.",
         f"Values are on the questions each metric applies to (n); intervals are 95% bootstrap intervals "
-        f"({report.bootstrap_samples} resamples of the questions, seed {report.seed}). Groundedness threshold "
-        f"{report.grounded_threshold:.2f} (cosine, knowledge-base embedder).",
+        f"({report.bootstrap_samples} resamples of the questions, seed {report.seed}). Support threshold "
+        f"{report.grounded_threshold:.2f} (cosine, knowledge-base embedder). Citation metrics count only the [n] the "
+        f"model wrote; attributed_share is how often Tailor added one. Every RAG variant and `extract` see the same "
+        f"passages for a question (results.jsonl records them under `evidence`).",
+        f"Comparisons are paired on the questions where both variants have a value. Headline metrics "
+        f"({', '.join(HEADLINE)}) are tested together with Holm's correction; the others are exploratory (uncorrected).",
     ]
 
 
 def report_markdown(report) -> str:
-    parts = [f"# Eval report: {report.suite}", "", *_header_lines(report), ""]
+    parts = [f"# Eval report: {report.suite} ({report.split} split)", "", *_header_lines(report), ""]
+    if report.floor_flags:
+        parts += ["**Below the extractive floor:**", *[f"- {f}" for f in report.floor_flags], ""]
     if report.notes:
         parts += ["Notes:", *[f"- {n}" for n in report.notes], ""]
     if report.gate_failures:
         parts += ["**Failed gates:**", *[f"- {g}" for g in report.gate_failures], ""]
-    parts += ["## Metrics", "", metric_table_md(report), "", "## Paired comparisons", ""]
-    significant = report.significant()
-    parts += [f"- {c.sentence()}" for c in significant] or ["- no significant differences between any two variants"]
-    others = [c for c in report.comparisons if c.winner is None and c.difference.diff is not None]
-    if others:
-        parts += ["", f"<details><summary>{len(others)} comparisons without a significant difference</summary>", ""]
-        parts += [f"- {c.sentence()}" for c in others] + ["", "</details>"]
+    parts += ["## Metrics", "", metric_table_md(report), "", "## Paired comparisons: headline metrics (Holm-corrected)", ""]
+    head = [c for c in report.comparisons if c.headline and c.difference.diff is not None]
+    parts += [f"- {'**' if c.winner else ''}{c.sentence()}{'**' if c.winner else ''}" for c in head] or ["- nothing to compare"]
+    explore = [c for c in report.significant() if not c.headline]
+    if explore:
+        parts += ["", "## Other differences (exploratory, uncorrected)", ""] + [f"- {c.sentence()}" for c in explore]
     parts += ["", "## Where variants disagree", ""]
     if not report.disagreements:
         parts.append("No question where the variants' scores differ by 0.5 or more.")
@@ -123,8 +130,10 @@ th{background:#f4f4f4}.sig{color:#0a6b2d}.fail{color:#b00020;font-weight:bold}.q
 def report_html(report) -> str:
     e = html.escape
     out = [f"<!doctype html><html><head><meta charset='utf-8'><title>Eval report: {e(report.suite)}</title>",
-           f"<style>{_CSS}</style></head><body><h1>Eval report: {e(report.suite)}</h1>"]
+           f"<style>{_CSS}</style></head><body><h1>Eval report: {e(report.suite)} ({e(report.split)} split)</h1>"]
     out += [f"<p>{e(line).replace('**', '')}</p>" for line in _header_lines(report)]
+    if report.floor_flags:
+        out.append("<p class='fail'>Below the extractive floor:</p><ul>" + "".join(f"<li class='fail'>{e(f)}</li>" for f in report.floor_flags) + "</ul>")
     if report.notes:
         out.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in report.notes) + "</ul>")
     if report.gate_failures:
@@ -136,12 +145,12 @@ def report_html(report) -> str:
     out.append("</table>")
     for title, png in chart_images(report):
         out.append(f"<h3>{e(title)}</h3><img src=\"data:image/png;base64,{png}\" alt=\"{e(title)}\">")
-    out.append("<h2>Paired comparisons</h2><ul>")
-    significant = report.significant()
-    out += [f"<li class='sig'>{e(c.sentence())}</li>" for c in significant] or ["<li>no significant differences</li>"]
-    out.append("</ul><details><summary>all comparisons</summary><ul>")
-    out += [f"<li>{e(c.sentence())}</li>" for c in report.comparisons if c.winner is None]
-    out.append("</ul></details><h2>Where variants disagree</h2>")
+    out.append("<h2>Paired comparisons: headline metrics (Holm-corrected)</h2><ul>")
+    head = [c for c in report.comparisons if c.headline and c.difference.diff is not None]
+    out += [f"<li class='{'sig' if c.winner else ''}'>{e(c.sentence())}</li>" for c in head] or ["<li>nothing to compare</li>"]
+    out.append("</ul><h2>Other differences (exploratory, uncorrected)</h2><ul>")
+    out += [f"<li>{e(c.sentence())}</li>" for c in report.significant() if not c.headline] or ["<li>none</li>"]
+    out.append("</ul><h2>Where variants disagree</h2>")
     if not report.disagreements:
         out.append("<p>No question where the variants' scores differ by 0.5 or more.</p>")
     for row in report.disagreements:
@@ -175,8 +184,8 @@ def print_report(report, console=None) -> None:
         console = Console()
         if not console.is_terminal:
             console.width = max(console.width, 30 + 24 * len(report.variants))  # a log file: keep each row on one line
-    table = Table(title=f"{report.suite}: {report.n_questions} questions"
-                  + (f" (sample, seed {report.seed})" if report.limit is not None and report.n_questions < report.n_suite else ""))
+    table = Table(title=f"{report.suite}: {report.n_questions} questions, {report.split} split"
+                  + (f" (sample, seed {report.seed})" if report.limit is not None and report.n_questions < (report.n_split or report.n_suite) else ""))
     table.add_column("metric")
     for variant in report.variants:
         table.add_column(variant, justify="right")
@@ -185,11 +194,13 @@ def print_report(report, console=None) -> None:
     console.print(table)
     for note in report.notes:
         console.print(f"note: {note}")
-    headline = [c for c in report.significant() if c.metric in HEADLINE]
+    for flag in report.floor_flags:
+        console.print(f"[yellow]{flag}[/yellow]")
+    headline = [c for c in report.significant() if c.headline]
     for c in headline[:12]:
         console.print(c.sentence())
-    if report.comparisons and not report.significant():
-        console.print("no significant difference between any two variants")
+    if report.comparisons and not headline:
+        console.print("no significant difference on the headline metrics (Holm-corrected) between any two variants")
     console.print(f"report: {report.dir / 'report.html'}")
     for failure in report.gate_failures:
         console.print(f"[red]gate failed: {failure}[/red]")

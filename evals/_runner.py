@@ -21,10 +21,12 @@ from evals._ground import GROUNDED_THRESHOLD, Grounder
 from evals._judge import Judge
 from evals._score import is_rag, score_answer
 from evals._stats import Estimate
-from evals._suite import EvalItem, load_suite, sample_items, suite_name
+from evals._leakage import leaked_in_build, read_eval_texts
+from evals._suite import ANSWER_TYPES, EvalItem, load_suite, sample_items, split_items, suite_name, suite_suggestions
 from knowledge.errors import InputError
 
-ALL_VARIANTS = ("base", "base+rag", "tuned", "tuned+rag")
+ALL_VARIANTS = ("extract", "base", "base+rag", "tuned", "tuned+rag")
+FLOOR = "extract"  # the no-model variant every report runs beside the models
 OTHER_PREFIX = "other:"
 RESULTS = "results.jsonl"
 RUN_INFO = "run.json"
@@ -133,6 +135,16 @@ def resolve_variants(requested, default, have: list[str], other_have: list[str] 
     return chosen, notes
 
 
+def check_suite(path, test_share: float = 0.5) -> list[str]:
+    """`tailor eval --check`: load and validate a suite (every bad line raises, all at once) and
+    list what would score poorly, with the dev/test split it gets."""
+    items = load_suite(Path(path))
+    kinds = ", ".join(f"{sum(it.answer_type == t for it in items)} {t}" for t in ANSWER_TYPES if any(it.answer_type == t for it in items))
+    n_test = len(split_items(items, "test", test_share))
+    lines = [f"{path}: {len(items)} questions ({kinds}); split {len(items) - n_test} dev / {n_test} test (evals.test_share {test_share:g})"]
+    return lines + suite_suggestions(items)
+
+
 # --- report folders ------------------------------------------------------------------------
 
 def reports_dir(folder: Path) -> Path:
@@ -197,6 +209,7 @@ class EvalReport:
     n_questions: int
     n_suite: int
     seed: int
+    split: str
     limit: int | None
     variants: list[str]
     metrics: dict[str, dict[str, Estimate]]
@@ -210,6 +223,9 @@ class EvalReport:
     timing: dict = field(default_factory=dict)  # answering_s, scoring_s (metrics, groundedness, judge), report_s
     grounded_threshold: float = GROUNDED_THRESHOLD
     bootstrap_samples: int = 1000
+    test_share: float = 0.5
+    n_split: int = 0  # questions in the split before any --limit sample
+    floor_flags: list[str] = field(default_factory=list)  # model variants that do not beat the extractive floor
 
     def value(self, metric: str, variant: str) -> float | None:
         est = self.metrics.get(metric, {}).get(variant)
@@ -221,6 +237,7 @@ class EvalReport:
     def to_dict(self) -> dict:
         return {
             "suite": self.suite, "suite_path": self.suite_path, "n_questions": self.n_questions, "n_suite": self.n_suite,
+            "split": self.split, "test_share": self.test_share, "n_split": self.n_split, "floor_flags": self.floor_flags,
             "seed": self.seed, "limit": self.limit, "variants": self.variants, "build_ids": self.build_ids,
             "metrics": {m: {v: e.to_dict() for v, e in row.items()} for m, row in self.metrics.items()},
             "comparisons": [c.to_dict() for c in self.comparisons], "gate_failures": self.gate_failures,
@@ -256,6 +273,7 @@ def run_eval(
     against=None,
     progress: bool = True,
     fail_under: list[str] | None = None,
+    split: str = "test",
     *,
     assistant=None,
     other=None,
@@ -281,7 +299,13 @@ def run_eval(
     items = load_suite(suite_path)
     name = suite_name(suite_path)
     seed = cfg.evals.seed if seed is None else seed
-    chosen = sample_items(items, limit, seed)
+    in_split = split_items(items, split, cfg.evals.test_share)
+    if not in_split:
+        raise InputError(f"{suite_path}: none of its {len(items)} questions falls in the {split} split "
+                         f"(evals.test_share {cfg.evals.test_share:g}); use --split all or add questions")
+    chosen = sample_items(in_split, limit, seed)
+    maybe = any(it.answer_type == "yes_no" and it.answer.strip().lower() == "maybe" for it in items)
+    options = ["Yes", "No", "Maybe"] if maybe else ["Yes", "No"]
     gates = parse_gates(fail_under)
     requested = parse_variants(variants)
 
@@ -295,18 +319,26 @@ def run_eval(
         other = Assistant.load(Path(against))
     run_variants, notes = resolve_variants(requested, list(cfg.evals.variants), list(assistant.variants),
                                            None if other is None else list(other.variants))
+    if FLOOR in assistant.variants and FLOOR not in run_variants:
+        run_variants.insert(0, FLOOR)  # every report shows what copying the evidence scores
+    notes.insert(0, _split_note(split, len(in_split), len(items), cfg.evals.test_share))
+    numeric = suite_suggestions(items)
+    if numeric:
+        notes.append(f"{len(numeric)} free references are bare numbers and are scored by number matching "
+                     f"(`tailor eval --check` lists them)")
+    notes.extend(_leakage_notes(assistant, suite_path))
     for gate in gates:
         if gate.variant and gate.variant not in run_variants:
             raise InputError(f"--fail-under {gate}: {gate.variant} is not evaluated in this run ({', '.join(run_variants)})")
-    if limit is not None and limit < len(items):
-        notes.append(f"sample of {len(chosen)} of {len(items)} questions (seed {seed}, decline questions kept in proportion)")
+    if limit is not None and limit < len(in_split):
+        notes.append(f"sample of {len(chosen)} of {len(in_split)} {split} questions (seed {seed}, decline questions kept in proportion)")
 
     judge = None
     if cfg.evals.judge_url:
         judge = Judge(cfg.evals.judge_url, cfg.evals.judge_model)
         judge.check()
     grounder = None
-    if any(is_rag(v) for v in run_variants):
+    if any(is_rag(v) for v in run_variants) or getattr(assistant, "kb", None) is not None:
         emb = embedder or _kb_embedder(assistant)
         if emb is None:
             from knowledge import load_embedder
@@ -323,7 +355,7 @@ def run_eval(
         notes.append(f"--resume: no earlier {name} report, started a new one")
     out_dir = out_dir or new_report_dir(folder, name)
     results_path = out_dir / RESULTS
-    info = {"suite": name, "suite_path": str(suite_path), "seed": seed, "limit": limit, "variants": run_variants,
+    info = {"suite": name, "suite_path": str(suite_path), "seed": seed, "limit": limit, "variants": run_variants, "split": split,
             "ids": [it.id for it in chosen], "build_ids": build_ids, "started": datetime.now().isoformat(timespec="seconds"),
             "against": None if against is None else str(against), "judge_url": cfg.evals.judge_url}
     write_atomic(out_dir / RUN_INFO, json.dumps(info, indent=2))
@@ -341,7 +373,8 @@ def run_eval(
         if out.tell() > 0 and not results_path.read_bytes().endswith(b"\n"):
             out.write("\n")  # the interrupted run was cut mid-line; start clean
         warm: set[str] = set()
-        spent = {"answering_s": 0.0, "scoring_s": 0.0}
+        spent = {"answering_s": 0.0, "choice_s": 0.0, "scoring_s": 0.0}
+        gold = _GoldTexts(getattr(assistant, "kb", None))
         try:
             for item, variant in todo:
                 bar.set_description(variant)
@@ -349,9 +382,13 @@ def run_eval(
                 t0 = time.perf_counter()
                 answer = who.answer(item.question, variant=real)
                 t1 = time.perf_counter()
+                choice = _choice(who, item, real, options)
+                t2 = time.perf_counter()
                 chat_cfg = getattr(who, "chat", None) or cfg.chat  # the answering build's own guardrail texts
                 record = score_answer(item, variant, answer, grounder=grounder, judge=judge,
-                                      decline_message=chat_cfg.decline_message, disclaimer=chat_cfg.disclaimer)
+                                      decline_message=chat_cfg.decline_message, disclaimer=chat_cfg.disclaimer,
+                                      gold_texts=gold.texts(item.gold_docs), choice=choice)
+                record["split"] = item.split(cfg.evals.test_share)
                 if record["build_id"] is None:
                     record["build_id"] = build_of(variant)
                 if variant not in warm:
@@ -360,7 +397,8 @@ def run_eval(
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 out.flush()
                 spent["answering_s"] += t1 - t0
-                spent["scoring_s"] += time.perf_counter() - t1
+                spent["choice_s"] += t2 - t1
+                spent["scoring_s"] += time.perf_counter() - t2
                 bar.update(1)
         except KeyboardInterrupt:
             bar.close()
@@ -371,7 +409,8 @@ def run_eval(
         judge.close()
 
     report = aggregate_report(out_dir, chosen, run_variants, seed, limit, len(items), str(suite_path),
-                              cfg.evals.bootstrap_samples, build_ids, notes)
+                              cfg.evals.bootstrap_samples, build_ids, notes, split=split)
+    report.test_share, report.n_split = cfg.evals.test_share, len(in_split)
     report.gate_failures = check_gates(gates, report.metrics)
     from evals._report import write_reports
 
@@ -383,7 +422,7 @@ def run_eval(
 
 
 def aggregate_report(out_dir: Path, items: list[EvalItem], variants: list[str], seed: int, limit, n_suite: int,
-                     suite_path: str, samples: int, build_ids: dict, notes: list[str]) -> EvalReport:
+                     suite_path: str, samples: int, build_ids: dict, notes: list[str], split: str = "all") -> EvalReport:
     """The report's numbers from results.jsonl: the latest line per (question, variant) of this run's sample."""
     ids = [it.id for it in items]
     wanted = {(i, v) for i in ids for v in variants}
@@ -397,10 +436,68 @@ def aggregate_report(out_dir: Path, items: list[EvalItem], variants: list[str], 
     records = [latest[(i, v)] for i in ids for v in variants if (i, v) in latest]
     return EvalReport(
         dir=out_dir, suite=_suite_of(out_dir), suite_path=suite_path,
-        n_questions=len(items), n_suite=n_suite, seed=seed, limit=limit, variants=variants, metrics=metrics,
+        n_questions=len(items), n_suite=n_suite, seed=seed, split=split, limit=limit, variants=variants, metrics=metrics,
         comparisons=comps, disagreements=disagreements(latest, ids, variants), records=records,
         notes=list(notes), build_ids=build_ids, bootstrap_samples=samples,
+        floor_flags=floor_flags(metrics, comps, variants),
     )
+
+
+def floor_flags(metrics: dict, comps: list[Comparison], variants: list[str]) -> list[str]:
+    """One line per model variant that does not significantly beat `extract` on a correctness
+    metric both were measured on: a model that cannot beat copying its evidence."""
+    if FLOOR not in variants:
+        return []
+    flags = []
+    for comp in comps:
+        if comp.metric not in ("f1", "accuracy") or FLOOR not in (comp.a, comp.b) or comp.difference.diff is None:
+            continue
+        model = comp.b if comp.a == FLOOR else comp.a
+        if comp.winner != model:
+            ours, floor = metrics[comp.metric][model].value, metrics[comp.metric][FLOOR].value
+            verdict = "scores below" if comp.winner == FLOOR else "does not beat"
+            flags.append(f"{model} {verdict} the extractive floor on {comp.metric} ({ours:.3f} vs {floor:.3f} for extract, no model)")
+    return flags
+
+
+def _split_note(split: str, n_split: int, n_all: int, share: float) -> str:
+    if split == "all":
+        return f"split: all {n_all} questions (dev and test together; tuning on them would flatter the result)"
+    return (f"split: {split}, {n_split} of {n_all} questions (by a hash of each id; evals.test_share {share:g}); "
+            + ("the held-out questions to report" if split == "test" else "the questions to tune on, not to report"))
+
+
+def _leakage_notes(assistant, suite_path: Path) -> list[str]:
+    """A warning when the build being evaluated trained on text from these eval questions."""
+    folder = getattr(assistant, "folder", None)
+    data_dir = Path(folder) / "build" if folder is not None else None
+    if data_dir is None or not (data_dir / "data").is_dir():
+        return []
+    texts = read_eval_texts(Path(suite_path))
+    leaked = leaked_in_build(data_dir, texts)
+    if not leaked:
+        return []
+    return [f"WARNING: the build trained on {leaked} texts that share a 13-word run with these eval questions or answers "
+            f"(suites edited after the build, or a build made before leakage checks): rebuild with `tailor build` so they are dropped"]
+
+
+def _choice(who, item: EvalItem, variant: str, options: list[str]) -> dict | None:
+    """First-token probabilities of the yes/no options, for yes/no questions and model variants."""
+    if item.answer_type != "yes_no" or not hasattr(who, "choice_probabilities"):
+        return None
+    return who.choice_probabilities(item.question, options, variant=variant)
+
+
+class _GoldTexts:
+    """The passages of each gold document, from the knowledge base, for support by a gold document."""
+
+    def __init__(self, kb) -> None:
+        self._by_source: dict[str, list[str]] = {}
+        for chunk in getattr(kb, "chunks", None) or []:
+            self._by_source.setdefault(chunk.source, []).append(chunk.text)
+
+    def texts(self, gold_docs: list[str]) -> list[str]:
+        return [t for doc in gold_docs for t in self._by_source.get(doc, [])]
 
 
 def _suite_of(out_dir: Path) -> str:

@@ -19,13 +19,17 @@ from evals._metrics import (
 from evals._suite import EvalItem
 
 DEFAULT_TOLERANCE = 0.01  # relative; an item's `tolerance` field overrides it
+CORRECT_F1 = 0.5  # a free answer counts as correct (for correct_supported) at this token F1 or above
 CORE_FIELDS = {"id", "variant", "question", "reference", "answer_type", "gold_docs", "tags", "answer", "declined",
-               "declined_flag", "escalation", "sources", "hits", "scores", "parsed", "timings", "build_id", "dropped"}
+               "declined_flag", "escalation", "sources", "hits", "scores", "parsed", "timings", "build_id", "dropped",
+               "evidence", "scored_as", "split", "choice"}
 
 
 def is_rag(variant: str) -> bool:
-    """'base+rag' and 'other:tuned+rag' retrieve; 'base' and 'tuned' answer from the model alone."""
-    return variant.split(":", 1)[-1].endswith("+rag")
+    """'base+rag', 'other:tuned+rag' and 'extract' answer from retrieved evidence; 'base' and
+    'tuned' answer from the model alone."""
+    name = variant.split(":", 1)[-1]
+    return name.endswith("+rag") or name == "extract"
 
 
 def _chunk(hit):
@@ -51,6 +55,9 @@ def answer_scores(item: EvalItem, text: str, declined: bool = False) -> tuple[di
     ref = item.answer
     if declined and item.answer_type in ("yes_no", "number", "choice"):
         return {"accuracy": 0.0}, None
+    if item.numeric_reference:  # "$1577.00" as a free reference: a number, whatever words surround it
+        return {"accuracy": float(not declined and numbers_match(text, ref, rel_tol=DEFAULT_TOLERANCE) is True)}, \
+            [n.value for n in parse_numbers(text)][:5]
     if item.answer_type == "free":
         return {"em": exact_match(text, ref), "f1": token_f1(text, ref), "rouge_l": rouge_l(text, ref)}, None
     if item.answer_type == "yes_no":
@@ -66,6 +73,24 @@ def answer_scores(item: EvalItem, text: str, declined: bool = False) -> tuple[di
     return {}, None  # decline questions are scored by the declining metrics
 
 
+def is_correct(scores: dict) -> bool | None:
+    """Right by the answer metric: accuracy 1, or token F1 of at least CORRECT_F1; None when
+    the question has no answer metric (decline questions)."""
+    if "accuracy" in scores:
+        return scores["accuracy"] >= 1.0
+    if "f1" in scores:
+        return scores["f1"] >= CORRECT_F1
+    return None
+
+
+def own_text(answer, disclaimer: str | None) -> str:
+    """What the model itself wrote: without a marker Tailor added and without the disclaimer."""
+    own = getattr(answer, "own_text", None)
+    if own is None:  # answers made before chat recorded it
+        return _strip_disclaimer(getattr(answer, "text", "") or "", disclaimer)
+    return own
+
+
 def score_answer(
     item: EvalItem,
     variant: str,
@@ -75,27 +100,49 @@ def score_answer(
     judge: Judge | None = None,
     decline_message: str | None = None,
     disclaimer: str | None = None,
+    gold_texts: list[str] | None = None,
+    choice: dict | None = None,
 ) -> dict:
-    """The result line for `answer` (a chat.Answer, or anything shaped like one)."""
+    """The result line for `answer` (a chat.Answer, or anything shaped like one).
+
+    `gold_texts`: the passages of the item's gold documents, for support by a gold document;
+    `choice`: the variant's first-token probabilities of the yes/no options, for choice accuracy.
+    """
     raw_text = getattr(answer, "text", "") or ""
     text = _strip_disclaimer(raw_text, disclaimer)
+    own = own_text(answer, disclaimer)
     flag = bool(getattr(answer, "declined", False))
     declined = flag or text_declines(text, decline_message)
     rag = is_rag(variant)
     hits = context_hits(answer) if rag else []
     all_hits = list(getattr(answer, "hits", None) or []) if rag else []
 
-    scores, parsed = answer_scores(item, text, declined)
+    scores, parsed = answer_scores(item, own, declined)
     if rag and item.gold_docs:
         scores.update(retrieval_scores([_chunk(h).source for h in all_hits], item.gold_docs))
-    if rag and not declined and not getattr(answer, "escalation", None):
+    answered = not declined and not getattr(answer, "escalation", None)
+    if rag and answered:
+        # Citations count only the markers the model wrote: a marker Tailor added is its
+        # embedder's work, shown to users but never credited to the model.
         markers = {n: _chunk(h).source for n, h in enumerate(hits, start=1)}
-        cites = citation_scores(text, markers, [] if item.is_decline else item.gold_docs)
+        cites = citation_scores(own, markers, [] if item.is_decline else item.gold_docs)
         scores.update(cites)
+        scores["attributed"] = float(getattr(answer, "attributed", None) is not None)
         if grounder is not None and hits:
-            g = grounder.score(text, [_chunk(h).text for h in hits])
+            g = grounder.score(own, [_chunk(h).text for h in hits])
             if g is not None:
-                scores["groundedness"] = g
+                scores["context_support"] = g
+    if answered and not item.is_decline and grounder is not None and gold_texts:
+        g = grounder.score(own, gold_texts)
+        if g is not None:
+            scores["gold_support"] = g
+    correct = is_correct(scores)
+    if correct is not None and item.gold_docs and not item.is_decline and grounder is not None and gold_texts:
+        supported = scores.get("gold_support", 1.0) >= 0.5  # no claim to check ("Yes.") is no unsupported claim
+        scores["correct_supported"] = float(correct and supported and answered)
+    if choice and item.answer_type == "yes_no":
+        picked = max(choice, key=choice.get)
+        scores["choice_accuracy"] = float(picked.lower() == (parse_yes_no(item.answer) or ""))
     if judge is not None and not item.is_decline:
         j = judge.score(item.question, item.answer, text)
         if j is not None:
@@ -122,6 +169,13 @@ def score_answer(
         "timings": {k: _float(v) for k, v in (getattr(answer, "timings", None) or {}).items()},
         "build_id": getattr(answer, "build_id", None),
     }
+    if item.numeric_reference:
+        record["scored_as"] = "number"
+    evidence = getattr(answer, "evidence", None)
+    if rag and evidence:
+        record["evidence"] = evidence
+    if choice:
+        record["choice"] = {k: round(float(v), 4) for k, v in choice.items()}
     dropped = getattr(answer, "dropped", None)
     if dropped and any(dropped.get(k) for k in ("chunks", "history_messages", "question_tokens")):
         record["dropped"] = {k: dropped.get(k) for k in ("chunks", "history_messages", "question_tokens")}

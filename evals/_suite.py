@@ -6,14 +6,23 @@ fields Tailor does not use (such as `source`) are kept and copied into the resul
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from knowledge.errors import InputError
 
 ANSWER_TYPES = ("free", "yes_no", "number", "choice", "decline")
+SPLITS = ("dev", "test", "all")
+DEFAULT_TEST_SHARE = 0.5  # evals.test_share
+# Words that may stand beside a bare number in a reference without making it a sentence.
+_UNIT_WORDS = frozenset(
+    "usd eur gbp dollars dollar euros percent per cent thousand million billion trillion mn bn k m b "
+    "days day weeks week months month years year hours hour minutes minute mg ml kg g times x shares".split()
+)
 KNOWN_FIELDS = {"id", "question", "answer", "answer_type", "gold_docs", "tags", "choices", "tolerance"}
 MAX_PROBLEMS = 20  # a broken file lists this many lines, then a count, so the message stays readable
 
@@ -42,6 +51,40 @@ class EvalItem:
     @property
     def is_decline(self) -> bool:
         return self.answer_type == "decline"
+
+    def split(self, test_share: float = DEFAULT_TEST_SHARE) -> str:
+        """'dev' or 'test', fixed by a hash of the id: the same question lands in the same split on
+        every machine and run, and adding questions never moves the others."""
+        bucket = int(hashlib.sha256(self.id.encode("utf-8")).hexdigest()[:8], 16) / 0x100000000
+        return "test" if bucket < test_share else "dev"
+
+    @property
+    def numeric_reference(self) -> bool:
+        """A free reference that is a bare amount, count or percentage ("$1577.00", "35%",
+        "12 days"): word overlap cannot score it ("Capex was $1,577 million." has F1 0 against
+        it), number matching can."""
+        return self.answer_type == "free" and is_bare_number(self.answer)
+
+
+def is_bare_number(text: str) -> bool:
+    """True for "$1577.00", "35%", "1,234 million", "12 days": one number and at most unit words."""
+    words = re.findall(r"[A-Za-z]+", text)
+    numbers = re.findall(r"\d[\d,]*(?:\.\d+)?", text)
+    return len(numbers) == 1 and all(w.lower() in _UNIT_WORDS for w in words)
+
+
+def split_items(items: list[EvalItem], split: str, test_share: float = DEFAULT_TEST_SHARE) -> list[EvalItem]:
+    """The questions of one split ('dev', 'test') or all of them ('all')."""
+    if split not in SPLITS:
+        raise InputError(f"--split {split!r}: choose dev, test or all")
+    return list(items) if split == "all" else [it for it in items if it.split(test_share) == split]
+
+
+def suite_suggestions(items: list[EvalItem]) -> list[str]:
+    """`file:line: ...` notes on lines that load but would be scored poorly: free references
+    that are bare numbers (scored by number matching; better written as answer_type number)."""
+    return [f"{it.file}:{it.line}: the reference {it.answer!r} is a bare number; it is scored by number matching. "
+            'Set "answer_type": "number" to say so' for it in items if it.numeric_reference]
 
 
 def suite_files(path: Path) -> list[Path]:

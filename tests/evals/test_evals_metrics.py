@@ -53,9 +53,13 @@ def test_rouge_l_uses_word_order():
     ("Certainly not.", "no"),
     ("Indeed, the year of surgery matters.", "yes"),
     ("Based on the results, yes, it predicts outcome.", "yes"),
-    ("The year of surgery is not a predictor of outcome.", "no"),
-    ("Surgery year doesn't predict outcome.", "no"),
-    ("No evidence links the two.", "no"),
+    # Only a stated verdict counts: a negation inside a statement is not a "no".
+    ("The year of surgery is not a predictor of outcome.", None),
+    ("Surgery year doesn't predict outcome.", None),
+    ("No evidence links the two.", None),
+    ("Patients with no prior surgery had better outcomes.", None),
+    ("No prior surgery was linked to better outcomes.", None),
+    ("After weighing the trials, no.", "no"),
     ("No doubt, it helps.", "yes"),
     ("The year of surgery predicts outcome.", None),  # affirmative without a verdict: unparseable
     ("Correct dosing matters a lot.", None),  # "Correct" opening a sentence is not a verdict

@@ -47,13 +47,13 @@ def retrieval_only_folder(tmp_path, tiny_model_dir):
 def test_tailor_eval_on_a_retrieval_only_build(retrieval_only_folder):
     import app
 
-    result = CliRunner().invoke(app.cli, ["eval", str(retrieval_only_folder), "--seed", "1"])
+    result = CliRunner().invoke(app.cli, ["eval", str(retrieval_only_folder), "--seed", "1", "--split", "all"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert "base+rag" in result.output and "hit@1" in result.output
     assert "skipped tuned, tuned+rag" in result.output  # no build yet: base and base+rag only
     (report_dir,) = list((retrieval_only_folder / "build" / "reports").iterdir())
     lines = [json.loads(x) for x in (report_dir / "results.jsonl").read_text().splitlines()]
-    assert len(lines) == 8 and {x["variant"] for x in lines} == {"base", "base+rag"}
+    assert len(lines) == 12 and {x["variant"] for x in lines} == {"extract", "base", "base+rag"}
     summary = json.loads((report_dir / "summary.json").read_text())
     m = summary["metrics"]
     # real retrieval finds each gold document first, and declines the off-topic question

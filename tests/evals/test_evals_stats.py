@@ -65,11 +65,11 @@ def test_a_clear_improvement_is_significant_and_worded_right():
     slow = Comparison("total_p50", "base+rag", "tuned+rag",
                       paired_difference(Stat("percentile", 50), (tuned, np.ones(100)), (base, np.ones(100)), seed=0), False)
     assert slow.winner == "tuned+rag"
-    lo, hi = map(float, slow.sentence().split("95% CI ")[1].rstrip(")").split(".."))
+    lo, hi = map(float, slow.sentence().split("95% CI ")[1].split(";")[0].split(".."))
     assert 0 < lo <= abs(slow.difference.diff) <= hi  # the improvement and its interval, both positive
     worse = Comparison("f1", "tuned+rag", "base+rag", paired_difference(Stat("ratio"), (tuned, np.ones(100)), (base, np.ones(100)), seed=0), True)
     assert worse.winner == "tuned+rag" and worse.sentence().startswith("tuned+rag beats base+rag on f1 by ")
-    lo, hi = map(float, worse.sentence().split("95% CI ")[1].rstrip(")").split(".."))
+    lo, hi = map(float, worse.sentence().split("95% CI ")[1].split(";")[0].split(".."))
     assert 0.19 < lo <= -worse.difference.diff <= hi
 
 
