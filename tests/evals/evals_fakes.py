@@ -26,6 +26,9 @@ class FakeAnswer:
     build_id: str | None = None
     timings: dict = field(default_factory=dict)
     dropped: dict = field(default_factory=dict)
+    evidence: dict = field(default_factory=dict)
+    own_text: str | None = None  # None: the whole text is the model's (no marker added by Tailor)
+    attributed: int | None = None
 
 
 def make_hits(docs: list[tuple[str, str]]) -> list[Hit]:
@@ -59,7 +62,7 @@ class FakeAssistant:
         fields = {"text": reply} if isinstance(reply, str) else dict(reply)
         n = len(self.calls)
         fields.setdefault("timings", {"retrieval_s": 0.01, "first_token_s": 0.1 * n, "total_s": 0.5 * n, "new_tokens": 10})
-        if variant.endswith("+rag"):
+        if variant.endswith("+rag") or variant == "extract":
             fields.setdefault("hits", make_hits(self.hits.get(question, [])))
         return FakeAnswer(variant=variant, build_id=self.build_id, **fields)
 
