@@ -64,3 +64,38 @@ def test_tailor_eval_on_a_retrieval_only_build(retrieval_only_folder):
     sat = next(x for x in lines if x["id"] == "sat" and x["variant"] == "base+rag")
     assert sat["source"] == "hand-written" and sat["timings"]["total_s"] > 0 and sat["hits"][0]["source"] == "hours.md"
     assert '<img src="data:image/png;base64,' in (report_dir / "report.html").read_text()
+
+
+def test_tailor_eval_gives_every_rag_variant_the_same_evidence(retrieval_only_folder, tiny_model_dir):
+    """A built assistant (the tiny model as its tuned model, trained on a 300-token prompt):
+    base+rag, tuned+rag and extract see the same passages for every question, and each result
+    line records them; yes/no questions get the models' first-token choice."""
+    import shutil
+
+    from chat import Manifest, write_manifest
+
+    folder = retrieval_only_folder
+    shutil.copytree(tiny_model_dir, folder / "build" / "model")
+    write_manifest(folder / "build", Manifest(name="Desk", base_model=tiny_model_dir, model_dir="model",
+                                              retrieval={"k": 3, "mode": "hybrid", "tuned_prompt_tokens": 300}))
+    result = CliRunner().invoke(app_cli(), ["eval", str(folder), "--split", "all", "--variants", "base+rag,tuned+rag"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    (report_dir,) = list((folder / "build" / "reports").iterdir())
+    lines = [json.loads(x) for x in (report_dir / "results.jsonl").read_text().splitlines()]
+    assert {x["variant"] for x in lines} == {"extract", "base+rag", "tuned+rag"}
+    for q in {x["id"] for x in lines}:
+        ev = {x["variant"]: x.get("evidence") for x in lines if x["id"] == q}
+        if any(x["declined_flag"] for x in lines if x["id"] == q):
+            continue  # declined before any prompt was made (the Moon question)
+        assert ev["base+rag"] == ev["tuned+rag"] == ev["extract"] and ev["base+rag"]["chunk_ids"], (q, ev)
+        assert ev["base+rag"]["budget"] == 300
+    park = {x["variant"]: x for x in lines if x["id"] == "park"}
+    assert set(park["tuned+rag"]["choice"]) == {"Yes", "No"} and "choice" not in park["extract"]
+    assert abs(sum(park["base+rag"]["choice"].values()) - 1.0) < 1e-6
+    assert "extract" in (report_dir / "report.md").read_text()
+
+
+def app_cli():
+    import app
+
+    return app.cli
