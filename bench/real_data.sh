@@ -3,8 +3,8 @@
 #
 #   bench/real_data.sh build DOMAIN         # copy, then `tailor build` with its conversations and preferences
 #   bench/real_data.sh build-docs DOMAIN    # copy without data/, then `tailor build` from the documents alone
-#   bench/real_data.sh eval DOMAIN N        # `tailor eval` of all four variants plus the documents-only
-#                                           #  build's tuned+rag, on the same seeded sample of N questions
+#   bench/real_data.sh eval DOMAIN [N]      # `tailor eval` of extract and the four variants (plus the documents-only
+#                                           #  build's tuned+rag when it exists) on the test split (or a sample of N)
 #
 # DOMAIN is clinic or finance. Work goes to $TAILOR_REAL (default /tmp/tailor-real): DOMAIN/ and
 # DOMAIN-docs/ are assistant folders a user could have made. The settings written below are the
@@ -40,7 +40,13 @@ EOF
 case "$cmd" in
   build)      copy "$domain" yes; "$tailor" build "$work/$domain" ;;
   build-docs) copy "$domain-docs" no; "$tailor" build "$work/$domain-docs" ;;
-  eval)       "$tailor" eval "$work/$domain" --limit "${3:-20}" --seed 0 \
-                --variants base,base+rag,tuned,tuned+rag,other:tuned+rag --against "$work/$domain-docs" ;;
+  eval)       # every question of the test split (or a seeded sample of N); extract always runs beside the models
+              args=(--split test --seed 0 --variants base,base+rag,tuned,tuned+rag)
+              if [ -n "${3:-}" ]; then args+=(--limit "$3"); fi
+              if [ -f "$work/$domain-docs/build/manifest.json" ]; then
+                args=(--split test --seed 0 --variants base,base+rag,tuned,tuned+rag,other:tuned+rag --against "$work/$domain-docs")
+                if [ -n "${3:-}" ]; then args+=(--limit "$3"); fi
+              fi
+              OMP_NUM_THREADS=1 "$tailor" eval "$work/$domain" "${args[@]}" ;;
   *) echo "usage: $0 build|build-docs|eval DOMAIN [N]" >&2; exit 2 ;;
 esac
