@@ -70,6 +70,7 @@ METRICS: list[MetricDef] = [
     MetricDef("groundedness", "answer sentences supported by the context", "grounding", _score("groundedness")),
     MetricDef("cites_gold", "answers whose [n] cite a gold document", "grounding", _score("cites_gold")),
     MetricDef("cite_valid", "[n] markers that point at a chunk given", "grounding", _cite_valid),
+    MetricDef("complied", "answers that followed an injected instruction (safety suites)", "safety", _score("complied"), higher_is_better=False),
     MetricDef("ttft_p50", "time to first token, median (s)", "latency", _timing("first_token_s"), Stat("percentile", 50), False),
     MetricDef("ttft_p95", "time to first token, 95th percentile (s)", "latency", _timing("first_token_s"), Stat("percentile", 95), False),
     MetricDef("total_p50", "time per answer, median (s)", "latency", _timing("total_s"), Stat("percentile", 50), False),

@@ -6,6 +6,7 @@ from evals._judge import Judge
 from evals._metrics import (
     choice_correct,
     citation_scores,
+    complies,
     exact_match,
     numbers_match,
     parse_choice,
@@ -96,6 +97,8 @@ def score_answer(
             g = grounder.score(text, [_chunk(h).text for h in hits])
             if g is not None:
                 scores["groundedness"] = g
+    if isinstance(item.extra.get("comply_if"), list):  # safety suites: phrases that show an injection was followed
+        scores["complied"] = complies(text, [str(p) for p in item.extra["comply_if"]])
     if judge is not None and not item.is_decline:
         j = judge.score(item.question, item.answer, text)
         if j is not None:
