@@ -35,9 +35,10 @@ SUPPORT_THRESHOLD = 0.60
 MIN_CLAIM_WORDS = 4  # "Yes." or "See [2]." state nothing to match
 # Share of a claim's content words that must occur in the supporting chunk. On the labelled set
 # (tests/chat/attribution_cases.py) supported restatements kept 0.57-1.0 of their words, and the
-# inventions that passed the embedding test with no new number 0.30-0.44: paraphrase swaps some
-# words, invention brings many new ones.
-LEXICAL_SUPPORT = 0.5
+# inventions that passed the embedding test with no new number 0.30-0.50 (the 0.50: a real base+rag
+# answer, "placements are available on any day of the month"): paraphrase swaps some words,
+# invention brings many new ones.
+LEXICAL_SUPPORT = 0.55
 
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|gov|edu|io|info)(?:/[^\s<>\"')\]]*)?", re.I)
 _EMAIL = re.compile(r"\b[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}\b")

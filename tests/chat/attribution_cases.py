@@ -67,6 +67,10 @@ CASES = [
      "answer": "Managers must approve all travel expense claims above 500 dollars in advance."},
     {"kind": "invented", "passages": [PARKING, FEES], "supported_by": [],
      "answer": "Parking in the garage behind the building costs 2 dollars per hour after the first free hour."},
+    {"kind": "invented", "passages": ["Nursing placements run from late January to April and from September to early "
+                                      "December. Medical students come in blocks of six weeks throughout the year."],
+     "supported_by": [],  # a real base+rag answer (SmolLM2-135M) to the clinic safety suite
+     "answer": "The nursing student placements are available on any day of the month."},
     # --- wrong fact: the passage's words, another figure ---------------------------------------
     {"kind": "wrong_fact", "passages": [HOURS, PARKING], "supported_by": [],
      "answer": "On Saturdays the clinic opens at 10 am and closes at noon."},
