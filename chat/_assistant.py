@@ -349,9 +349,9 @@ class Assistant:
             yield Token(piece)
         answer.own_text = "".join(parts)
         attributed = None if answer.variant == "extract" else self._attribution(answer.own_text, used_hits)
-        answer.attributed = attributed
-        if attributed is not None:
-            marker = f" [{attributed}]"
+        answer.attributed = attributed or None
+        if attributed:
+            marker = " " + "".join(f"[{n}]" for n in attributed)
             parts.append(marker)
             yield Token(marker)
         if self.chat.disclaimer:
@@ -372,11 +372,12 @@ class Assistant:
             timings["tokens_per_s"] = (stats.new_tokens - 1) / decode_s if stats.new_tokens > 1 and decode_s > 0 else None
         yield answer
 
-    def _attribution(self, text: str, used_hits) -> int | None:
-        """The marker to add to an answer that cites nothing, when a chunk it was given supports it."""
+    def _attribution(self, text: str, used_hits) -> list[int]:
+        """The markers to add to an answer that cites nothing, when the chunks it was given
+        support every claim in it (`chat._citations.attribute`); none otherwise."""
         embedder = getattr(self.kb, "embedder", None)
         if not used_hits or embedder is None or not text.strip() or cited_numbers(text, len(used_hits)):
-            return None
+            return []
         return attribute(text, used_hits, embedder)
 
     def _decline_text(self, hits) -> str:

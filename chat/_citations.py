@@ -1,14 +1,23 @@
 """Turning the [n] markers an answer writes into the documents they point at, and naming the
-supporting document for an answer that writes none.
+supporting documents for an answer that writes none.
 
 Small models often answer from the right chunk without writing its marker. Rather than show
-such an answer unsourced, `attribute` finds the chunk that supports it: each of the answer's
-sentences is embedded with the knowledge base's own embedder and matched against the
-sentences of every chunk the model was given; a sentence is supported by a chunk when the
-cosine similarity reaches SUPPORT_THRESHOLD (the groundedness threshold of Tailor's evals,
-chosen on a labelled set of supported and unsupported sentences). The chunk supporting the
-most sentences (ties: the higher-ranked) gets the marker, and its citation says
-`attributed=True`, so a reader can tell a marker Tailor added from one the model wrote.
+such an answer unsourced, `attribute` looks for the chunks that support it, sentence by
+sentence. A marker Tailor adds vouches for the whole answer, so it is added only when every
+claim of the answer is supported by a chunk the model was given; one invented sentence, URL or
+number leaves the answer unsourced. A claim is supported by a chunk when both hold:
+
+- it says what the chunk says: its embedding (the knowledge base's own embedder) reaches
+  SUPPORT_THRESHOLD cosine similarity to one of the chunk's sentences (the groundedness
+  threshold of Tailor's evals);
+- it says nothing the chunk does not: every number, URL, email address and phone number in it
+  appears in the chunk, and at least LEXICAL_SUPPORT of its content words do. Embeddings see
+  topics, not facts: "we open at 10" matches "we open at 9", and an invented paragraph about
+  the clinic matches any clinic passage, including one that holds only an injected command.
+
+The chunks that support the claims (fewest needed, higher-ranked first) get the markers, and
+their citations say `attributed=True`, so a reader can tell a marker Tailor added from one the
+model wrote. tests/chat/attribution_cases.py is the labelled set this is measured on.
 """
 from __future__ import annotations
 
@@ -24,6 +33,31 @@ SNIPPET_CHARS = 200
 # on the labelled set in tests/evals/grounding_cases.py; evals' groundedness uses the same value.
 SUPPORT_THRESHOLD = 0.60
 MIN_CLAIM_WORDS = 4  # "Yes." or "See [2]." state nothing to match
+# Share of a claim's content words that must occur in the supporting chunk. On the labelled set
+# (tests/chat/attribution_cases.py) supported restatements kept 0.57-1.0 of their words, and the
+# inventions that passed the embedding test with no new number 0.30-0.50 (the 0.50: a real base+rag
+# answer, "placements are available on any day of the month"): paraphrase swaps some words,
+# invention brings many new ones.
+LEXICAL_SUPPORT = 0.55
+
+_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|gov|edu|io|info)(?:/[^\s<>\"')\]]*)?", re.I)
+_EMAIL = re.compile(r"\b[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}\b")
+_DIGITS = re.compile(r"\d+")
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty".split())}
+_STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being below
+between both but by can cannot could did do does doing down during each either else ever every few for from
+further had has have having he her here hers herself him himself his how i if in into is it its itself just
+may me might more most must my myself no nor not now of off on once only or other our ours ourselves out
+over own per same shall she should since so some such than that the their theirs them themselves then there
+these they this those through to too under until up upon us very was we were what when where which while
+who whom whose why will with within would yes yet you your yours yourself yourselves
+am pm also however please thank thanks sure glad happy hope helps help let know questions question
+anything else further information below above following get got
+""".split())
 
 
 def sentences(text: str) -> list[str]:
@@ -68,31 +102,133 @@ def citation(n: int, hit, cited: bool, attributed: bool = False) -> Citation:
     )
 
 
-def attribute(text: str, hits: list, embedder, threshold: float = SUPPORT_THRESHOLD) -> int | None:
-    """The [n] of the given chunk that supports the most of the answer's sentences, or None when
-    no chunk supports any of them (an answer from outside the documents stays unsourced)."""
-    claims = [c for c in sentences(_MARKER.sub("", text)) if len(c.split()) >= MIN_CLAIM_WORDS]
-    units = [(n, u) for n, hit in enumerate(hits, start=1) for u in sentences(hit.chunk.text)]
-    if not claims or not units:
-        return None
-    vectors = np.asarray(embedder.encode(claims + [u for _, u in units]), dtype=np.float32)
+# --- what a claim states --------------------------------------------------------------------
+
+def _stem(word: str) -> str:
+    """A crude stem, enough to match 'reimbursed' with 'reimburse' and 'visits' with 'visit'."""
+    word = word.split("'")[0]
+    for suffix in ("ing", "ed", "es", "s", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_words(text: str) -> set[str]:
+    """The stems of the words that carry content: no stopwords, no courtesy phrases; number
+    words become digits ("three" and "3" are the same fact)."""
+    out = set()
+    for word in _WORD.findall(text.lower()):
+        if word in _NUMBER_WORDS:
+            out.add(_NUMBER_WORDS[word])
+        elif word not in _STOPWORDS and len(word) > 1:
+            out.add(_stem(word))
+    return out
+
+
+def key_terms(text: str) -> set[str]:
+    """The checkable facts of a text: URLs, email addresses and every run of digits (numbers,
+    prices, times, phone numbers), lowercased. Each must appear in a passage that supports it."""
+    urls = {u.lower().rstrip(".,;:!?").removeprefix("https://").removeprefix("http://").removeprefix("www.") for u in _URL.findall(text)}
+    emails = {e.lower() for e in _EMAIL.findall(text)}
+    rest = _EMAIL.sub(" ", _URL.sub(" ", text))
+    digits = {d.lstrip("0") or "0" for d in _DIGITS.findall(rest)}
+    digits |= {_NUMBER_WORDS[w] for w in _WORD.findall(rest.lower()) if w in _NUMBER_WORDS}
+    return urls | emails | digits
+
+
+def _passage_facts(text: str) -> tuple[str, set[str], set[str]]:
+    """(lowercased text, content-word stems, digit runs and number words) of a passage."""
+    lower = text.lower()
+    digits = {d.lstrip("0") or "0" for d in _DIGITS.findall(text)} | {_NUMBER_WORDS[w] for w in _WORD.findall(lower) if w in _NUMBER_WORDS}
+    return lower, content_words(text), digits
+
+
+def states_nothing_new(claim: str, passage_facts, min_share: float = LEXICAL_SUPPORT) -> bool:
+    """Whether every URL, email and number of `claim` occurs in the passage and at least
+    `min_share` of its content words do."""
+    lower, words, digits = passage_facts
+    for term in key_terms(claim):
+        if term.isdigit():
+            if term not in digits:
+                return False
+        elif term not in lower:
+            return False
+    mine = content_words(claim)
+    return not mine or len(mine & words) / len(mine) >= min_share
+
+
+def is_claim(sentence: str) -> bool:
+    """A sentence that states something to check: at least MIN_CLAIM_WORDS words, or any URL,
+    email or number ("Call 555-0199." is short but checkable); "Yes." and "I hope this helps!" are not."""
+    if key_terms(sentence):
+        return True
+    return len(sentence.split()) >= MIN_CLAIM_WORDS and bool(content_words(sentence))
+
+
+def claims(text: str) -> list[str]:
+    return [c for c in sentences(_MARKER.sub("", text)) if is_claim(c)]
+
+
+# --- attribution ----------------------------------------------------------------------------
+
+def passage_units(text: str) -> list[str]:
+    """A passage's sentences, and the clauses of those that have several ("You can pay by card
+    at the desk, or online at ..."): an answer often restates one clause of a long sentence."""
+    units = []
+    for sentence in sentences(text):
+        units.append(sentence)
+        clauses = [c for c in re.split(r"[,;:]\s+", sentence) if len(c.split()) >= MIN_CLAIM_WORDS]
+        if len(clauses) > 1:
+            units.extend(clauses)
+    return units
+
+
+def support_matrix(claim_list: list[str], hits: list, embedder, threshold: float = SUPPORT_THRESHOLD) -> np.ndarray:
+    """claims x hits, True where the hit's chunk supports the claim (meaning and facts both)."""
+    units = [(n, u) for n, hit in enumerate(hits) for u in passage_units(hit.chunk.text)]
+    supported = np.zeros((len(claim_list), len(hits)), dtype=bool)
+    if not claim_list or not units:
+        return supported
+    vectors = np.asarray(embedder.encode(claim_list + [u for _, u in units]), dtype=np.float32)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    sims = vectors[: len(claims)] @ vectors[len(claims):].T  # claims x units
+    sims = vectors[: len(claim_list)] @ vectors[len(claim_list):].T  # claims x units
     owner = np.array([n for n, _ in units])
-    best = None
-    for n in range(1, len(hits) + 1):
-        per_claim = sims[:, owner == n].max(axis=1) if (owner == n).any() else np.zeros(len(claims))
-        key = (int((per_claim >= threshold).sum()), float(per_claim.mean()))
-        if key[0] and (best is None or key > best[0]):  # strict: ties keep the higher-ranked chunk
-            best = (key, n)
-    return None if best is None else best[1]
+    facts = [_passage_facts(hit.chunk.text) for hit in hits]
+    for j in range(len(hits)):
+        if not (owner == j).any():
+            continue
+        close = sims[:, owner == j].max(axis=1) >= threshold
+        for i, claim in enumerate(claim_list):
+            supported[i, j] = bool(close[i]) and states_nothing_new(claim, facts[j])
+    return supported
 
 
-def resolve_citations(text: str, hits: list, attributed: int | None = None) -> list[Citation]:
-    """The sources of an answer: the hits its [n] markers name (`attributed`, when set, is the
-    marker Tailor added), or, when it names none, every hit it was given, flagged `cited=False`
-    (the answer came from them, it just didn't say which)."""
+def attribute(text: str, hits: list, embedder, threshold: float = SUPPORT_THRESHOLD) -> list[int]:
+    """The [n] of the given chunks that support the answer, fewest first (each chosen to cover
+    the most claims still uncovered; ties: the higher-ranked), or [] when any claim is supported
+    by none of them (the marker would vouch for an invention) or the answer makes no claim."""
+    claim_list = claims(text)
+    if not claim_list or not hits:
+        return []
+    supported = support_matrix(claim_list, hits, embedder, threshold)
+    if not supported.any(axis=1).all():
+        return []
+    chosen: list[int] = []
+    left = np.ones(len(claim_list), dtype=bool)
+    while left.any():
+        gains = (supported & left[:, None]).sum(axis=0)
+        j = int(gains.argmax())  # argmax takes the first, i.e. the higher-ranked, of equal gains
+        chosen.append(j + 1)
+        left &= ~supported[:, j]
+    return sorted(chosen)
+
+
+def resolve_citations(text: str, hits: list, attributed: list[int] | None = None) -> list[Citation]:
+    """The sources of an answer: the hits its [n] markers name (`attributed` lists the markers
+    Tailor added), or, when it names none, every hit it was given, flagged `cited=False`
+    (the answer may have come from them, but no passage was found to support all of it)."""
+    added = set(attributed or [])
     numbers = cited_numbers(text, len(hits))
     if numbers:
-        return [citation(n, hits[n - 1], cited=True, attributed=n == attributed) for n in numbers]
+        return [citation(n, hits[n - 1], cited=True, attributed=n in added) for n in numbers]
     return [citation(n, hit, cited=False) for n, hit in enumerate(hits, start=1)]

@@ -59,10 +59,10 @@ class Answer:
     threshold: float | None = None
     # What the model was given and wrote, for evals that must not flatter it: the evidence's
     # chunk ids and token count, the model's own text (before Tailor added a marker or the
-    # disclaimer) and the marker Tailor added, if any.
+    # disclaimer) and the markers Tailor added, if any.
     evidence: dict = field(default_factory=dict)
     own_text: str | None = None
-    attributed: int | None = None
+    attributed: list[int] | None = None  # the markers Tailor added, when the model wrote none
 
     def to_dict(self) -> dict:
         """JSON-safe: what `tailor ask --json` prints and what the app and evals store."""

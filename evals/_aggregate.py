@@ -77,6 +77,7 @@ METRICS: list[MetricDef] = [
     MetricDef("gold_support", "answer sentences supported by a gold document", "grounding", _score("gold_support")),
     MetricDef("cite_valid", "own [n] markers that point at a passage given", "grounding", _cite_valid),
     MetricDef("attributed_share", "answers whose marker Tailor had to add", "grounding", _score("attributed"), higher_is_better=False),
+    MetricDef("complied", "answers that followed an injected instruction (safety suites)", "safety", _score("complied"), higher_is_better=False),
     MetricDef("ttft_p50", "time to first token, median (s)", "latency", _timing("first_token_s"), Stat("percentile", 50), False),
     MetricDef("ttft_p95", "time to first token, 95th percentile (s)", "latency", _timing("first_token_s"), Stat("percentile", 95), False),
     MetricDef("total_p50", "time per answer, median (s)", "latency", _timing("total_s"), Stat("percentile", 50), False),

@@ -9,7 +9,7 @@ import json
 
 from evals._aggregate import HEADLINE_METRICS, METRIC_BY_NAME, METRICS
 
-GROUP_ORDER = ["answers", "declining", "retrieval", "grounding", "latency"]
+GROUP_ORDER = ["answers", "declining", "retrieval", "grounding", "safety", "latency"]
 HEADLINE = HEADLINE_METRICS  # correctness, declining precision and recall, the model's own citations
 
 

@@ -23,7 +23,7 @@ LEAK_THRESHOLD = 0.85  # cosine similarity (MiniLM) at which two questions are n
 
 MINIMUMS = {
     "clinic": {
-        "docs": 22,
+        "docs": 22,  # and docs/notices/: the safety suite's injection documents
         "doc_types": {".md": 1, ".txt": 3, ".html": 3, ".pdf": 3, ".docx": 3},
         "doc_words": (150, 600),
         "conversations": 85,
@@ -334,8 +334,9 @@ def test_no_eval_question_paraphrases_a_training_prompt(name, minilm):
     )
 
 
-def test_saturday_question_finds_the_opening_hours_page(minilm):
-    """The demo query (`make demo`) must land on the hours page: compare it with every section of every document."""
+@pytest.fixture(scope="module")
+def clinic_sections(minilm):
+    """(section texts, their documents, their embeddings) for every paragraph of every clinic document."""
     docs = EXAMPLES / "clinic" / "docs"
     sections, sources = [], []
     for path in sorted(p for p in docs.rglob("*") if p.is_file()):
@@ -348,7 +349,28 @@ def test_saturday_question_finds_the_opening_hours_page(minilm):
         s = minilm.encode(sections, normalize_embeddings=True, batch_size=32)
     finally:
         minilm.max_seq_length = seq_length
+    return sections, sources, s
+
+
+def test_saturday_question_finds_the_opening_hours_page(minilm, clinic_sections):
+    """The demo query (`make demo`) must land on the hours page: compare it with every section of every document."""
+    sections, sources, s = clinic_sections
     q = minilm.encode(["when are you open on saturday"], normalize_embeddings=True)[0]
     best = int((s @ q).argmax())
     assert sources[best] in ("hours.md", "opening-hours.md"), f"best match is {sources[best]}: {sections[best][:120]!r}"
-    assert "Saturday 8:30 am – 1:00 pm" in (docs / "hours.md").read_text(encoding="utf-8")
+    assert "Saturday 8:30 am – 1:00 pm" in (EXAMPLES / "clinic" / "docs" / "hours.md").read_text(encoding="utf-8")
+
+
+def test_injection_documents_stay_out_of_the_other_clinic_questions(minilm, clinic_sections):
+    """docs/notices/ holds the safety suite's injection documents: each safety question's best section is
+    in its own document, and no other answerable clinic question's best section is in any of them
+    (decline questions match nothing well, and are declined on that similarity before any document is read)."""
+    sections, sources, s = clinic_sections
+    for suite in ("clinic", "safety"):
+        rows = [row for _, row in _jsonl(EXAMPLES / "clinic" / "evals" / f"{suite}.jsonl")]
+        q = minilm.encode([row["question"] for row in rows], normalize_embeddings=True)
+        for row, best in zip(rows, (q @ s.T).argmax(axis=1)):
+            if suite == "safety":
+                assert sources[best] in row["gold_docs"], (row["id"], sources[best])
+            elif row["answer_type"] != "decline":
+                assert not sources[best].startswith("notices/"), (row["id"], sources[best], sections[best][:80])
