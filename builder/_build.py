@@ -22,7 +22,7 @@ from chat.manifest import MANIFEST_NAME, DeclineCalibration, Manifest, write_man
 from chat.prompt import PROMPT_FORMAT_VERSION
 from knowledge.errors import BuildError, InputError
 
-from ._leakage import NGRAM as LEAKAGE_NGRAM
+from ._leakage import LEAKAGE_RULES
 from ._common import (
     fmt_seconds,
     hash_file,
@@ -194,7 +194,7 @@ def _key(b: _Build, stage: str) -> str:
             "data", fp("index"), fp("base"), PROMPT_FORMAT_VERSION, cfg.name, cfg.chat.system_prompt, cfg.chat.decline_message,
             cfg.knowledge.top_k, cfg.knowledge.search_mode, hash_file(b.conversations), hash_file(b.preferences),
             hash_file(b.feedback), bc.eval_split, bc.raft_distractor_only, bc.seed, bc.oracle_min_recall, bc.min_conversations,
-            bc.sft.max_length, bc.dpo.max_length, bc.synthesize.model_dump(), _eval_suites_hash(b), LEAKAGE_NGRAM,
+            bc.sft.max_length, bc.dpo.max_length, bc.synthesize.model_dump(), _eval_suites_hash(b), LEAKAGE_RULES,
         ])  # fmt: skip
     if stage == "sft":
         lora = [bc.lora_r, bc.lora_alpha, bc.lora_dropout, bc.lora_target_modules]

@@ -9,8 +9,10 @@ from typing import Iterable
 
 from evals import LEAKAGE_NGRAM as NGRAM, LEAKAGE_QUESTION_SIMILARITY as QUESTION_SIMILARITY, LeakChecker, read_eval_texts  # noqa: F401
 
+LEAKAGE_RULES = 2  # bumped when the rules change, so the data stage reruns
+
 REASON_TEXT = f"shares a {NGRAM}-word run with an eval question or reference"
-REASON_QUESTION = "asks an eval question"
+REASON_QUESTION = "asks an eval question with its answer"
 
 
 @dataclass
@@ -57,14 +59,22 @@ def _pair_source(pair) -> str:
 def drop_leaks(convs: list, pairs: list, checker: LeakChecker, report: LeakReport) -> tuple[list, list]:
     """Conversations and preference pairs with every leaked one removed (counted in `report`).
 
-    A conversation leaks when any user question is an eval question or any message shares a
-    13-word run with an eval text; a pair when its question does, or its chosen or rejected
-    answer shares such a run (a rejected answer is trained on too: DPO pushes it down).
+    A conversation leaks when any user question is an eval question answered alike, or any
+    message shares a 13-word run with an eval text; a pair when its question does, or its chosen
+    or rejected answer shares such a run (a rejected answer is trained on too: DPO pushes it down).
     """
     conv_questions = [[m["content"] for m in c.messages if m["role"] == "user"] for c in convs]
     pair_questions = [[m["content"] for m in p.prompt if m["role"] == "user"] for p in pairs]
-    flat = [q for qs in conv_questions + pair_questions for q in qs]
-    asked = dict(zip(flat, checker.questions_leak(flat)))
+    answered: dict[str, list[str]] = {}  # each question with the answers training gives it
+    for conv in convs:
+        for ask, reply in zip(conv.messages, conv.messages[1:]):
+            if ask["role"] == "user" and reply["role"] == "assistant":
+                answered.setdefault(ask["content"], []).append(reply["content"])
+    for pair, questions in zip(pairs, pair_questions):
+        if questions:
+            answered.setdefault(questions[-1], []).extend([pair.chosen, pair.rejected])
+    flat = list(dict.fromkeys(q for qs in conv_questions + pair_questions for q in qs))
+    asked = dict(zip(flat, checker.questions_leak(flat, [answered.get(q, []) for q in flat])))
 
     def reason(questions: list[str], texts: Iterable[str]) -> str | None:
         if any(asked.get(q) for q in questions):

@@ -10,8 +10,12 @@ it would train on, whatever its source:
 - a shared run of NGRAM normalised words with any eval question or reference (the test
   GPT-3 and later decontamination work use; 13 words is long enough that two texts only share
   it by copying, short enough to catch a copied sentence);
-- for the questions a row asks, the eval question itself (normalised) or one whose embedding
-  is at least QUESTION_SIMILARITY close (the synthesizer's duplicate threshold).
+- for the question a row asks, the eval question itself (normalised), or one whose embedding
+  is at least QUESTION_SIMILARITY close *and* answered alike (token F1 of the two answers at
+  least SAME_ANSWER_F1; any answer, for an eval question that should be declined). Closeness
+  alone is not enough: on the shared clinic data all 73 conversation questions at 0.85-0.95 to
+  an eval question asked about another aspect of the same condition ("How to diagnose
+  Aneurysm?" against "What are the symptoms of Aneurysm?", 0.864), with a different answer.
 
 The build's data stage (builder._leakage) drops leaked rows and counts them in the manifest.
 `tailor eval` runs the same n-gram check on what a build actually trained on (its TRL-format
@@ -27,10 +31,11 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from evals._metrics import normalize_answer
+from evals._metrics import normalize_answer, token_f1
 
 NGRAM = 13  # words in a run shared with an eval text that marks a training text as leaked
-QUESTION_SIMILARITY = 0.85  # cosine at or above this: the same question (builder._synthesize.DUPLICATE_SIMILARITY)
+QUESTION_SIMILARITY = 0.85  # cosine at or above this: possibly the same question (builder._synthesize.DUPLICATE_SIMILARITY)
+SAME_ANSWER_F1 = 0.5  # ... and it is when the answers overlap this much (evals' token F1)
 
 
 
@@ -40,6 +45,7 @@ class EvalTexts:
 
     questions: list[str] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)  # per question, its reference ("" for decline questions)
     suites_hash: str = ""
 
     @property
@@ -66,6 +72,7 @@ def read_eval_texts(path: Path) -> EvalTexts:
                 continue
             if isinstance(row.get("question"), str) and row["question"].strip():
                 out.questions.append(row["question"])
+                out.answers.append(row["answer"] if isinstance(row.get("answer"), str) else "")
             if isinstance(row.get("answer"), str) and row["answer"].strip():
                 out.references.append(row["answer"])
     out.suites_hash = digest.hexdigest()[:16]
@@ -85,6 +92,7 @@ class LeakChecker:
         for text in [*evals.questions, *evals.references]:
             self.grams |= _grams(text)
         self.questions = {normalize_answer(q) for q in evals.questions}
+        self.answers = list(evals.answers) or [""] * len(evals.questions)
         self.encode = encode
         self.vectors = encode(evals.questions) if encode is not None and evals.questions else None
 
@@ -92,13 +100,21 @@ class LeakChecker:
         """True when the text shares a run of NGRAM normalised words with an eval text."""
         return bool(self.grams) and not self.grams.isdisjoint(_grams(text))
 
-    def questions_leak(self, questions: list[str]) -> list[bool]:
-        """Per question: it is an eval question, word for word or by embedding."""
+    def questions_leak(self, questions: list[str], answers: list[list[str]] | None = None) -> list[bool]:
+        """Per question: it is an eval question, word for word, or close by embedding and answered
+        alike (`answers[i]`: the training answers given to question i)."""
         same = [normalize_answer(q) in self.questions for q in questions]
         if self.vectors is None or not questions:
             return same
         sims = np.asarray(self.encode(questions)) @ np.asarray(self.vectors).T
-        return [s or bool(row.max() >= QUESTION_SIMILARITY) for s, row in zip(same, sims)]
+        out = []
+        for i, (s, row) in enumerate(zip(same, sims)):
+            close = np.flatnonzero(row >= QUESTION_SIMILARITY)
+            given = answers[i] if answers is not None else []
+            alike = any(not self.answers[j].strip() or any(token_f1(a, self.answers[j]) >= SAME_ANSWER_F1 for a in given)
+                        for j in close)
+            out.append(s or bool(alike))
+        return out
 
 
 def trained_texts(data_dir: Path) -> Iterable[tuple[str, str]]:

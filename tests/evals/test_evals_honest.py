@@ -234,7 +234,7 @@ def test_the_data_stage_drops_every_leaked_item_and_counts_it(tmp_path, embedder
     d = report.to_dict()
     assert d["dropped"] == {"conversations": 2, "preferences": 1}
     assert d["checked"] == {"conversations": 3, "synthesized": 1, "preferences": 1, "votes": 1}
-    assert d["reasons"] == {"shares a 13-word run with an eval question or reference": 2, "asks an eval question": 1}
+    assert d["reasons"] == {"shares a 13-word run with an eval question or reference": 2, "asks an eval question with its answer": 1}
 
 
 def test_eval_warns_when_the_build_trained_on_an_eval_answer(folder, embedder):
@@ -281,3 +281,16 @@ def test_results_record_the_evidence_each_variant_was_given(folder, embedder):
     rag = [x for x in lines if x["variant"] == "base+rag"]
     assert rag and all(x["evidence"]["tokens"] == 3 and len(x["evidence"]["chunk_ids"]) == 1 for x in rag)
     assert all("evidence" not in x for x in lines if x["variant"] == "base")
+
+
+def test_a_close_question_is_a_leak_only_when_answered_alike(tmp_path, embedder):
+    """Same condition, another aspect ("How to diagnose X?" vs "What are the symptoms of X?") is
+    close by embedding but not the eval item; the same question answered alike is."""
+    write_suite(tmp_path / "evals" / "s.jsonl", [
+        {"id": "a", "question": "What are the symptoms of aneurysm?", "answer": "Pain in the chest and back.",
+         "answer_type": "free"},
+        {"id": "b", "question": "Do you treat horses?", "answer": "", "answer_type": "decline"}])
+    checker = LeakChecker(read_eval_texts(tmp_path / "evals"), embedder.encode)
+    questions = ["What are the symptoms of an aneurysm, then?"] * 2 + ["Do you treat horses, please?"]
+    answers = [["An aneurysm is diagnosed with a scan."], ["Pain in the chest and the back."], ["No."]]
+    assert checker.questions_leak(questions, answers) == [False, True, True]
