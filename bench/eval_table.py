@@ -11,8 +11,9 @@ import argparse
 import json
 from pathlib import Path
 
-ROWS = ["f1", "rouge_l", "em", "accuracy", "decline_recall", "decline_precision", "hit@1", "hit@k", "mrr",
-        "groundedness", "cites_gold", "cite_valid", "ttft_p50", "total_p50"]  # fmt: skip
+ROWS = ["f1", "accuracy", "decline_precision", "decline_recall", "cites_gold",  # the headline metrics
+        "rouge_l", "choice_accuracy", "correct_supported", "hit@1", "hit@k", "mrr", "context_support", "gold_support",
+        "cite_valid", "attributed_share", "complied", "ttft_p50", "total_p50"]  # fmt: skip
 
 
 def cell(m: dict | None, latency: bool) -> str:
@@ -30,7 +31,8 @@ def main() -> None:
     args = parser.parse_args()
     summary = json.loads((args.report / "summary.json").read_text())
     variants = summary["variants"]
-    print(f"{summary['n_questions']} of {summary['n_suite']} questions, seed {summary['seed']}\n")
+    print(f"{summary['n_questions']} questions of the {summary.get('split', 'all')} split "
+          f"({summary.get('n_split') or summary['n_suite']} in the split, {summary['n_suite']} in the suite), seed {summary['seed']}\n")
     print("| metric | " + " | ".join(variants) + " |")
     print("|---|" + "---|" * len(variants))
     for name in ROWS:
@@ -41,9 +43,14 @@ def main() -> None:
         label = f"{name} (s)" if name.endswith("_p50") else f"{name} (n={n})"
         print(f"| {label} | " + " | ".join(cell(per.get(v), name.endswith("_p50")) for v in variants) + " |")
     print()
+    for flag in summary.get("floor_flags", []):
+        print(f"- below the floor: {flag}")
     for c in summary["comparisons"]:
-        if c.get("significant") and not c["metric"].startswith(("ttft", "total")):
-            print(f"- {c['text']}")
+        if c.get("headline") and c.get("diff") is not None:
+            print(f"- {'**' if c.get('significant') else ''}{c['text']}{'**' if c.get('significant') else ''}")
+    for c in summary["comparisons"]:
+        if c.get("significant") and not c.get("headline") and not c["metric"].startswith(("ttft", "total")):
+            print(f"- (exploratory) {c['text']}")
 
 
 if __name__ == "__main__":

@@ -87,10 +87,11 @@ def test_eval_tab_shows_metrics_chart_and_answers_from_a_real_report(real_server
     from evals import run_eval
 
     _, folder, live = real_server
-    report = run_eval(folder, live.cfg, variants=["base", "base+rag"], limit=2, progress=False, assistant=live.assistant)
+    report = run_eval(folder, live.cfg, variants=["base", "base+rag"], limit=2, progress=False, assistant=live.assistant,
+                      split="all")
     status, metrics, chart, per_question = _eval_outputs(report)
-    assert "2 questions x 2 variants" in status and "report.html" in status
-    assert metrics.headers == ["metric", "base", "base+rag"] and len(metrics.value["data"]) >= 3
+    assert "2 questions x 3 variants" in status and "report.html" in status  # extract, the floor, runs too
+    assert metrics.headers == ["metric", "extract", "base", "base+rag"] and len(metrics.value["data"]) >= 3
     assert chart is not None and chart.size[0] > 100
     rows = per_question.value["data"]
     assert len(rows) == 2 and {r[0] for r in rows} <= {"q1", "q2", "q3"}
