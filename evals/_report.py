@@ -201,6 +201,12 @@ def print_report(report, console=None) -> None:
         console.print(c.sentence())
     if report.comparisons and not headline:
         console.print("no significant difference on the headline metrics (Holm-corrected) between any two variants")
+    t = report.timing or {}
+    if t.get("answering_s"):
+        total = report.elapsed_s or sum(t.values())
+        console.print(f"time: answering {t['answering_s']:.0f} s, yes/no choice {t.get('choice_s', 0):.0f} s, "
+                      f"scoring {t['scoring_s']:.0f} s ({100 * t['scoring_s'] / total:.1f}% of {total:.0f} s), "
+                      f"report {t.get('report_s', 0):.0f} s")
     console.print(f"report: {report.dir / 'report.html'}")
     for failure in report.gate_failures:
         console.print(f"[red]gate failed: {failure}[/red]")
