@@ -4,7 +4,9 @@ Two writers committing index versions at once can delete each other's folder (ea
 version but its own), and two builds of one folder do the same work twice. The lock is an
 advisory `flock` on build/.lock, which the kernel releases when its process dies, so a lock
 left by a killed run (a dead pid in the file) is simply taken over. Within one process the
-lock is re-entrant: `tailor build` holds it and its index stage takes it again.
+lock is re-entrant for the thread that holds it (`tailor build` holds it and its index stage
+takes it again); another thread of the same process (the app's Index button while a build runs)
+is refused like another process.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ class BusyError(TailorError):
     """Another index or build run holds this assistant folder."""
 
 
-_held: dict[str, tuple[int, object]] = {}  # lock path -> (depth, open file) for this process
+_held: dict[str, tuple[int, object, int]] = {}  # lock path -> (depth, open file, owning thread)
 _guard = threading.RLock()
 
 
@@ -48,8 +50,13 @@ def folder_lock(build_dir: str | Path, what: str = "index") -> Iterator[None]:
     key = str(path.resolve())
     with _guard:
         if key in _held:
-            depth, fh = _held[key]
-            _held[key] = (depth + 1, fh)
+            depth, fh, owner = _held[key]
+            if owner != threading.get_ident():
+                raise BusyError(
+                    f"another index/build is running on {build_dir.parent} (pid {os.getpid()}, this process); "
+                    "wait for it to finish, then run this again"
+                )
+            _held[key] = (depth + 1, fh, owner)
         else:
             fh = open(path, "a+", encoding="utf-8")
             if fcntl is not None:
@@ -65,14 +72,14 @@ def folder_lock(build_dir: str | Path, what: str = "index") -> Iterator[None]:
             fh.truncate()
             fh.write(f"{os.getpid()} {what}\n")
             fh.flush()
-            _held[key] = (1, fh)
+            _held[key] = (1, fh, threading.get_ident())
     try:
         yield
     finally:
         with _guard:
-            depth, fh = _held[key]
+            depth, fh, owner = _held[key]
             if depth > 1:
-                _held[key] = (depth - 1, fh)
+                _held[key] = (depth - 1, fh, owner)
             else:
                 del _held[key]
                 fh.seek(0)
