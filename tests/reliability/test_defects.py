@@ -45,7 +45,7 @@ def test_redaction_still_masks():
 
 def test_vote_sizes_and_variant_names_are_checked(tmp_path):
     with pytest.raises(InputError, match="limit is 4,000"):
-        app.record_vote(tmp_path, "q" * 2_000_000, ["base", "base+rag"], ["a", "b"], "base")
+        app.record_vote(tmp_path, "q" * 5_000, ["base", "base+rag"], ["a", "b"], "base")
     with pytest.raises(InputError, match="limit is 20,000"):
         app.record_vote(tmp_path, "q?", ["base", "base+rag"], ["a" * 30_000, "b"], "base")
     with pytest.raises(InputError, match="unknown variant '<script>'"):
