@@ -296,6 +296,53 @@ def serve(
     launch(demo, host=host, port=port, auth=credentials, share=share)
 
 
+def check_port(host: str, port: int) -> None:
+    """TailorError when nothing can listen on host:port (Gradio's own message suggests an
+    environment variable rather than the option a Tailor user has)."""
+    import errno
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise TailorError(f"port {port} is in use (another program or `tailor serve` listens on it); pass --port N") from None
+            raise TailorError(f"cannot listen on {host}:{port} ({exc.strerror}); pass another --host or --port") from None
+
+
+class LoginGuard:
+    """Gradio's auth callable: checks USER:PASS in constant time, and after each failed login
+    in a row waits longer before answering (0.5 s, 1 s, 2 s, ... up to MAX_DELAY_S), so guessing
+    passwords is slowed down; a successful login resets the count. Async, so a waiting attacker
+    holds no server thread."""
+
+    MAX_DELAY_S = 8.0
+
+    def __init__(self, user: str, password: str, sleep=None):
+        import asyncio
+
+        self._user, self._password = user, password
+        self._sleep = sleep or asyncio.sleep
+        self.failures = 0
+
+    def delay(self, failures: int) -> float:
+        return 0.0 if failures <= 0 else min(self.MAX_DELAY_S, 0.5 * 2 ** (failures - 1))
+
+    async def __call__(self, username: str, password: str) -> bool:
+        import hmac
+
+        ok = hmac.compare_digest(str(username).encode(), self._user.encode()) & hmac.compare_digest(
+            str(password).encode(), self._password.encode()
+        )
+        if ok:
+            self.failures = 0
+            return True
+        self.failures += 1
+        await self._sleep(self.delay(self.failures))
+        return False
+
+
 def parse_auth(value: str | None) -> tuple[str, str] | None:
     """USER:PASS from --auth or $TAILOR_AUTH; None means no login."""
     if not value:
@@ -308,7 +355,11 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 
 def launch(demo, host: str = "127.0.0.1", port: int = 7860, auth=None, share: bool = False, prevent_thread_lock: bool = False):
     """Start the server with the queue on: every session shares the one Assistant, and the queue
-    lets CONCURRENT_EVENTS of them generate at once while builds and evals run one at a time."""
+    lets CONCURRENT_EVENTS of them generate at once while builds and evals run one at a time.
+    USER:PASS credentials are checked by a LoginGuard (failed logins in a row are slowed down)."""
+    check_port(host, port)
+    if isinstance(auth, tuple):
+        auth = LoginGuard(*auth)
     demo.queue(default_concurrency_limit=CONCURRENT_EVENTS, max_size=256)
     demo.launch(
         server_name=host,
@@ -327,14 +378,45 @@ def launch(demo, host: str = "127.0.0.1", port: int = 7860, auth=None, share: bo
 
 # ---- votes: storage, redaction, leaderboard (pure functions, no Gradio) ----
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Each pattern may start a match only where its run of characters starts (the lookbehinds), so
+# a failed attempt is never retried from every later position of the same run: time is linear
+# in the text (a 2 MB question took minutes with the old email pattern; see tests/reliability).
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)|\d{3})[\s.-]?\d{3}[\s.-]?\d{4}(?!\w)")
-_DIGITS = re.compile(r"(?<!\w)\d(?:[ -]?\d){8,}(?!\w)|(?<!\w)\d{6,}(?!\w)")
+_DIGITS = re.compile(r"(?<!\w)(?<!\d[ -])\d(?:[ -]?\d){8,}(?!\w)|(?<!\w)\d{6,}(?!\w)")
+
+# Sizes a client controls, checked before any work is done (README "Limits and safety").
+MAX_QUESTION_CHARS = 4_000  # a question, in the chat, side by side and /ask
+MAX_ANSWER_CHARS = 20_000  # each answer or corrected answer in a vote (200 tokens is ~1,000 characters)
+MAX_HISTORY_MESSAGES = 50  # chat history sent with a question; older turns are dropped by the prompt anyway
+MAX_HISTORY_CHARS = 50_000
+MAX_UPLOAD_FILES = 20  # documents per upload
+
+
+def check_question(question: str) -> str:
+    """The question, stripped; InputError when it is empty or longer than MAX_QUESTION_CHARS."""
+    question = (question or "").strip()
+    if not question:
+        raise InputError("the question is empty: send the text of a question")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InputError(f"the question is {len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,} (ask a shorter question)")
+    return question
+
+
+def check_history(history) -> None:
+    """A chat history within MAX_HISTORY_MESSAGES and MAX_HISTORY_CHARS, or InputError (press Reset)."""
+    history = list(history or [])
+    chars = sum(len(str(m.get("content", ""))) if isinstance(m, dict) else len(str(m)) for m in history)
+    if len(history) > MAX_HISTORY_MESSAGES or chars > MAX_HISTORY_CHARS:
+        raise InputError(
+            f"the conversation is too long ({len(history)} messages, {chars:,} characters; the limits are "
+            f"{MAX_HISTORY_MESSAGES} and {MAX_HISTORY_CHARS:,}); press Reset to start a new one"
+        )
 
 
 def redact(text: str) -> str:
     """Mask emails, phone numbers and long digit runs (card, account, ID numbers) so votes can be
-    kept and trained on without the personal details people type into a chat."""
+    kept and trained on without the personal details people type into a chat. Linear time."""
     text = _EMAIL.sub("[email]", text)
     text = _PHONE.sub("[phone]", text)
     return _DIGITS.sub("[number]", text)
@@ -361,17 +443,9 @@ def append_jsonl(path: Path, rows: list[dict]) -> None:
 
 def read_jsonl(path: Path) -> list[dict]:
     """Every complete JSON object in the file; a torn last line (a crash mid-write) is skipped."""
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
+    from knowledge._io import read_jsonl_tolerant
+
+    return read_jsonl_tolerant(path)
 
 
 def feedback_paths(folder: Path) -> tuple[Path, Path]:
@@ -419,16 +493,29 @@ def record_vote(
     build_id: str | None = None,
     redact_text: bool = True,
     anonymous: bool = False,
+    known_variants: list[str] | None = None,
 ) -> tuple[dict, list[dict]]:
     """Validate a vote, append it to feedback/votes.jsonl (every vote, for the leaderboard) and
     its preference pairs to feedback/preferences.jsonl (read by the next `tailor build`).
-    `winner` is a variant name, "tie" or "both_bad". Returns (vote, pairs)."""
+    `winner` is a variant name, "tie" or "both_bad"; `known_variants`, when given, are the only
+    variant names accepted (what the served assistant has). Returns (vote, pairs)."""
     if not question.strip():
         raise InputError("nothing to vote on: ask a question first")
-    if len(variants) < 2 or len(variants) != len(answers):
+    if len(question.strip()) > MAX_QUESTION_CHARS:
+        raise InputError(f"the question is {len(question.strip()):,} characters; the limit is {MAX_QUESTION_CHARS:,}")
+    if not 2 <= len(variants) <= len(ARENA_LABELS) or len(variants) != len(answers):
         raise InputError("a vote compares the answers of 2 to 4 variants; ask the question in side-by-side first")
+    if len(set(variants)) != len(variants):
+        raise InputError(f"a vote compares different variants (got {variants})")
+    if known_variants is not None:
+        unknown = [v for v in variants if v not in known_variants]
+        if unknown:
+            raise InputError(f"unknown variant {unknown[0]!r}; this assistant serves {', '.join(known_variants) or 'none (build it first)'}")
     if any(a is None for a in answers):
         raise InputError("wait until every answer is complete before voting")
+    for text in [*answers, corrected or ""]:
+        if len(text) > MAX_ANSWER_CHARS:
+            raise InputError(f"an answer in the vote is {len(text):,} characters; the limit is {MAX_ANSWER_CHARS:,}")
     if winner not in variants and winner not in ("tie", "both_bad"):
         raise InputError(f"winner must be one of {variants + ['tie', 'both_bad']} (got {winner!r})")
     clean = redact if redact_text else (lambda s: s)
@@ -821,6 +908,8 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
             yield history, conversation, gr.skip(), gr.skip(), warn("Type a question first."), gr.skip()
             return
         try:
+            question = check_question(question)
+            check_history(conversation)
             assistant = live.require()
         except TailorError as exc:
             yield history, conversation, gr.skip(), gr.skip(), warn(str(exc)), gr.skip()
@@ -867,6 +956,7 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
             yield *hidden, warn(f"Pick 2 to 4 variants to compare (got {len(variants)})."), *[gr.skip()] * 6
             return
         try:
+            question = check_question(question)
             assistant = live.require()
         except TailorError as exc:
             yield *hidden, warn(str(exc)), *[gr.skip()] * 6
@@ -912,7 +1002,8 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
         winner = choice if choice in ("tie", "both_bad") else order[ARENA_LABELS.index(choice)]
         try:
             vote, pairs = record_vote(folder, state["question"], order, state["answers"], winner, corrected or "",
-                                      state.get("build_id"), live.cfg.privacy.redact, state["anonymous"])
+                                      state.get("build_id"), live.cfg.privacy.redact, state["anonymous"],
+                                      known_variants=live.variants)
         except TailorError as exc:
             return (*skip, warn(str(exc)), gr.skip(), gr.skip(), gr.skip())
         state = {**state, "voted": True, "anonymous": False}
@@ -941,10 +1032,8 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
     # ---- API endpoints (stable names for gradio_client) ----
     def api_ask(question: str, variant: str):
         """Stream one answer: (text so far, [] ) while generating, then (answer, sources)."""
-        question = (question or "").strip()
-        if not question:
-            raise gr.Error("question is empty: send the text of a question")
         try:
+            question = check_question(question)
             assistant = live.require()
             text = ""
             for event in assistant.stream(question, variant=variant or None):
@@ -962,8 +1051,10 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
             raise gr.Error(f"winner must be A, B, tie or both_bad (got {winner!r})")
         name = {"A": variant_a, "B": variant_b}.get(winner, winner)
         try:
+            live.require()  # no votes on an app with nothing to serve: they would train on made-up answers
             vote, pairs = record_vote(folder, question or "", [variant_a, variant_b], [answer_a or "", answer_b or ""],
-                                      name, corrected or "", live.build_id, live.cfg.privacy.redact)
+                                      name, corrected or "", live.build_id, live.cfg.privacy.redact,
+                                      known_variants=live.variants)
         except TailorError as exc:
             raise gr.Error(str(exc)) from None
         return {"vote_id": vote["id"], "winner": vote["winner"], "pairs": len(pairs)}
@@ -1000,6 +1091,9 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
     def upload(files):
         if not files:
             return warn("Choose one or more files to upload first."), gr.skip(), None
+        files = files if isinstance(files, list) else [files]
+        if len(files) > MAX_UPLOAD_FILES:
+            return warn(f"{len(files)} files chosen; upload at most {MAX_UPLOAD_FILES} at a time."), gr.skip(), None
         saved, problems = [], []
         for f in files if isinstance(files, list) else [files]:
             path = Path(getattr(f, "name", f))

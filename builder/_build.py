@@ -70,6 +70,7 @@ class BuildSummary:
     notes: list[str] = field(default_factory=list)
     log_path: Path | None = None
     seconds: float = 0.0
+    settings_updated: list[str] = field(default_factory=list)  # serving settings applied without retraining
 
     @property
     def trained(self) -> list[str]:
@@ -88,7 +89,9 @@ class BuildSummary:
             lines.append(f"Held-out conversations ({ev['n']}), both with retrieval:")
             lines.append(f"  eval loss   base {b['eval_loss']:.3f}  ->  tuned {t['eval_loss']:.3f}")
             lines.append(f"  token F1    base {b['token_f1']:.3f}  ->  tuned {t['token_f1']:.3f}")
-        if not any(s.status == "ran" for s in self.stages):
+        if self.settings_updated:
+            lines.append(f"Serving settings changed ({', '.join(self.settings_updated)}): the manifest now carries them; nothing was retrained.")
+        elif not any(s.status == "ran" for s in self.stages):
             lines.append("Nothing changed since the last build: nothing was retrained.")
         if self.retrieval_only:
             lines.append("Retrieval-only assistant: the base model answers from the knowledge base (no fine-tuning).")
@@ -236,7 +239,15 @@ def _stage_base(b: _Build) -> tuple[dict, str]:
     from ._template import training_chat_template
 
     path = _resolve_base(b.cfg)
-    config = AutoConfig.from_pretrained(path)
+    try:
+        config = AutoConfig.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        from knowledge.errors import ConfigError
+
+        raise ConfigError(
+            f"builder.base_model: cannot load '{b.cfg.builder.base_model}' from {path} ({str(exc).splitlines()[0][:200]}); "
+            "set builder.base_model in assistant.yaml to a folder holding a Hugging Face model, or to smollm2-135m-instruct"
+        ) from None
     b._tokenizer = None
     marked = training_chat_template(b.tokenizer) is not None
     info = {"name": b.cfg.builder.base_model, "path": path, "model_type": config.model_type, "assistant_only_template": marked}
@@ -548,6 +559,13 @@ def build(folder, cfg, force=(), only: str | None = None, skip_train: bool = Fal
     assistant over the base model (index, base, calibrate, manifest). `resume`: continue an
     interrupted training stage from its last checkpoint.
     """
+    from knowledge._lock import folder_lock
+
+    with folder_lock(Path(folder) / "build", "build"):
+        return _build(folder, cfg, force, only, skip_train, resume, quiet)
+
+
+def _build(folder, cfg, force, only, skip_train, resume, quiet) -> BuildSummary:
     from ._export import clean_stale
 
     started = time.time()
@@ -586,7 +604,13 @@ def build(folder, cfg, force=(), only: str | None = None, skip_train: bool = Fal
 
     complete = all(b.current(s) for s in plan if s != "export") and (only is None or only in ("calibrate", "export", "evaluate"))
     unchanged = not any(s.status == "ran" for s in summary.stages) and (b.build_dir / MANIFEST_NAME).exists()
-    if unchanged:
+    changed_settings = serving_changes(b.build_dir, cfg) if unchanged else []
+    if changed_settings and complete and is_main_process():
+        # Serving settings are not inputs of any stage, so no stage ran; the manifest that
+        # carries them to `tailor serve` / `ask` is rewritten, and nothing is retrained.
+        _finish(b, summary, skip_train, started)
+        summary.settings_updated = changed_settings
+    elif unchanged:
         summary.manifest_written = True  # the manifest on disk already describes this build; keep its build id
     elif complete and is_main_process():
         _finish(b, summary, skip_train, started)
@@ -596,6 +620,26 @@ def build(folder, cfg, force=(), only: str | None = None, skip_train: bool = Fal
     summary.seconds = time.time() - started
     log.info(str(summary))
     return summary
+
+
+def serving_changes(build_dir: Path, cfg) -> list[str]:
+    """Settings (dotted keys) that the manifest serves with but assistant.yaml now sets otherwise:
+    the chat and generation sections, retrieval k and mode, and the name."""
+    from chat.manifest import read_manifest
+
+    try:
+        manifest, _ = read_manifest(build_dir)
+    except BuildError:
+        return []
+    changed = [f"chat.{k}" for k, v in cfg.chat.model_dump().items() if manifest.chat.model_dump().get(k) != v]
+    changed += [f"generation.{k}" for k, v in cfg.generation.model_dump().items() if manifest.generation.model_dump().get(k) != v]
+    if manifest.retrieval.get("k") != cfg.knowledge.top_k:
+        changed.append("knowledge.top_k")
+    if manifest.retrieval.get("mode") != cfg.knowledge.search_mode:
+        changed.append("knowledge.search_mode")
+    if manifest.name != cfg.name:
+        changed.append("name")
+    return changed
 
 
 def _finish(b: _Build, summary: BuildSummary, skip_train: bool, started: float) -> None:

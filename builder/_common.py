@@ -123,7 +123,17 @@ def write_jsonl(path: Path, rows) -> None:
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    """Rows of a JSONL file the build wrote (build/data/); a damaged line names file:line."""
+    from knowledge._io import jsonl_lines
+    from knowledge.errors import InputError
+
+    rows = []
+    for n, line in jsonl_lines(path):
+        try:
+            rows.append(json.loads(line))
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise InputError(f"{path}:{n}: not valid JSON ({exc}); delete {Path(path).parent} and run the build again") from None
+    return rows
 
 
 def replace_dir(tmp: Path, final: Path) -> None:

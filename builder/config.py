@@ -187,7 +187,14 @@ def load_config(folder: Path) -> TailorConfig:
     if not path.exists():
         return TailorConfig(name=Path(folder).resolve().name)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to read; assistant.yaml is a few flat sections") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""

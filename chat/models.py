@@ -70,6 +70,19 @@ def _convert_gguf(gguf_path: Path, out_dir: Path) -> None:
         raise
 
 
+def _in_hf_cache(repo_id: str) -> bool:
+    """True when the model's config is in the local Hugging Face cache (what offline loading needs)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - transformers depends on it
+        return True
+    try:
+        found = try_to_load_from_cache(repo_id, "config.json")
+    except Exception:  # an id the hub library rejects (bad characters): not loadable either
+        return False
+    return isinstance(found, str)
+
+
 def resolve_model(name: str) -> str:
     """A path or Hugging Face id that `from_pretrained` loads without the network.
 
@@ -86,8 +99,19 @@ def resolve_model(name: str) -> str:
         if not (path / "config.json").exists():
             raise ConfigError(f"base_model: folder {path} has no config.json; point it at a Hugging Face model folder")
         return str(path.resolve())
-    if "/" in name and not path.exists() and not name.startswith((".", "/")):
-        return name
+    if "/" in name and not path.exists() and not name.startswith((".", "/", "~")) and name.count("/") == 1:
+        if _in_hf_cache(name):
+            return name
+        raise ConfigError(
+            f"base_model: '{name}' is neither a local model folder nor in the Hugging Face cache, and Tailor runs "
+            "offline; set builder.base_model in assistant.yaml to a local model folder (with config.json), or to "
+            f"{', '.join(BASE_MODEL_ALIASES)} (the packaged default)"
+        )
+    if name.startswith((".", "/", "~")) or os.sep in name:
+        raise ConfigError(
+            f"base_model: the model folder {path} does not exist; set builder.base_model in assistant.yaml to a "
+            f"folder that holds a Hugging Face model (config.json, weights), or to {', '.join(BASE_MODEL_ALIASES)}"
+        )
     raise ConfigError(
         f"base_model: unknown model '{name}'; use one of the built-in aliases "
         f"({', '.join(BASE_MODEL_ALIASES)}), a local model folder, or a Hugging Face id like 'org/model'"

@@ -17,6 +17,7 @@ from typing import Iterator
 from ._build import IndexReport, build_index
 from ._chunk import chunk_document, embedding_text
 from ._embed import Embedder, load_embedder
+from ._io import jsonl_lines
 from ._load import SUPPORTED, Document, load_document
 from ._search import MODES, KnowledgeBase, load_index, rrf
 from ._types import Chunk, Hit
@@ -61,17 +62,16 @@ def read_queries(path: str | Path) -> Iterator[tuple[int, dict]]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file; give a JSONL file with one {{\"question\": ...}} per line")
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{number}: not valid JSON ({exc.msg}); each line must be one JSON object") from exc
-            if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not row["question"].strip():
-                raise InputError(f"{path}:{number}: needs a non-empty string field 'question'")
-            yield number, row
+    for number, line in jsonl_lines(path):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{number}: not valid JSON ({exc.msg}); each line must be one JSON object") from exc
+        except RecursionError:
+            raise InputError(f"{path}:{number}: JSON nested too deeply; each line must be one flat JSON object") from None
+        if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not row["question"].strip():
+            raise InputError(f"{path}:{number}: needs a non-empty string field 'question'")
+        yield number, row
 
 
 def hits_json(question: str, hits: list[Hit], id: str | None = None) -> dict:

@@ -9,6 +9,7 @@ only its chunks whose text is new are embedded.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +19,13 @@ import numpy as np
 from . import _store
 from ._chunk import CHUNKER_VERSION, chunk_document, embedding_text
 from ._embed import Embedder, load_embedder
+from ._lock import folder_lock
 from ._load import SUPPORTED, Unreadable, load_document
 from ._types import Chunk
 from .config import KnowledgeConfig
 from .errors import IndexError_, InputError
 
-EMBED_GROUP = 2048  # chunks per encode call: big enough to batch well, small enough to show progress
+PROGRESS_DIR = ".embed-progress"  # vectors embedded by a run that has not committed yet (see _Progress)
 
 
 @dataclass
@@ -73,17 +75,43 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def scan_docs(docs_dir: Path) -> list[tuple[str, Path]]:
-    """(source, path) for every file under docs/, in a stable order; hidden files left out."""
+def scan_docs(docs_dir: Path, refused: dict[str, str] | None = None) -> list[tuple[str, Path]]:
+    """(source, path) for every file under docs/, in a stable order; hidden files left out.
+
+    Symbolic links are resolved: a file link whose target lies inside docs/ is read like any
+    file; anything that leads outside docs/ (a link to /etc/passwd, a folder link), a folder link
+    and a broken link are not read, and are listed in `refused` (source -> reason) instead, so
+    a knowledge base never holds what was not put in docs/."""
     if not docs_dir.is_dir():
         raise InputError(
             f"{docs_dir}: no such folder; put your documents ({', '.join(sorted(SUPPORTED))}) in it, then run `tailor index` again"
         )
+    refused = {} if refused is None else refused
+    root = docs_dir.resolve()
     files = []
-    for path in sorted(docs_dir.rglob("*")):
-        rel = path.relative_to(docs_dir)
-        if path.is_file() and not any(part.startswith(".") for part in rel.parts):
-            files.append((rel.as_posix(), path))
+    for dirpath, dirnames, filenames in os.walk(docs_dir):  # does not descend into folder links
+        base = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in [*dirnames, *filenames]:
+            path = base / name
+            rel = path.relative_to(docs_dir).as_posix()
+            if name.startswith("."):
+                continue
+            if path.is_symlink():
+                target = path.resolve()
+                inside = target == root or root in target.parents
+                if not target.exists():
+                    refused[rel] = f"broken link (to {os.readlink(path)}); remove it or copy the file into docs/"
+                elif not inside:
+                    refused[rel] = f"link to {target}, outside docs/; Tailor only indexes files inside docs/ (copy the file in instead)"
+                elif target.is_dir():
+                    refused[rel] = "link to a folder inside docs/ (its files are indexed where they are)"
+                else:
+                    files.append((rel, path))
+                continue
+            if name in filenames and path.is_file():
+                files.append((rel, path))
+    files.sort()
     if not files:
         raise InputError(
             f"{docs_dir} is empty; put your documents ({', '.join(sorted(SUPPORTED))}) in it, then run `tailor index` again"
@@ -136,28 +164,39 @@ def build_index(
     progress: bool = True,
     embedder: Embedder | None = None,
 ) -> IndexReport:
-    """Index every document under `docs_dir` into `index_dir` (incremental, atomic swap)."""
-    started = time.perf_counter()
-    cfg = cfg or KnowledgeConfig()
+    """Index every document under `docs_dir` into `index_dir` (incremental, atomic swap), holding
+    the folder's lock (index_dir/../.lock) so no other index run or build commits meanwhile."""
     docs_dir, index_dir = Path(docs_dir), Path(index_dir)
-    files = scan_docs(docs_dir)
+    with folder_lock(index_dir.parent, "index"):
+        return _build_index(docs_dir, index_dir, cfg or KnowledgeConfig(), progress, embedder)
+
+
+def _build_index(docs_dir: Path, index_dir: Path, cfg: KnowledgeConfig, progress: bool, embedder: Embedder | None) -> IndexReport:
+    started = time.perf_counter()
+    refused: dict[str, str] = {}
+    files = scan_docs(docs_dir, refused)
     embedder = embedder or load_embedder(cfg.embedder)
     settings = chunk_settings(cfg, embedder)
     old_manifest, old_chunks, old_embeddings = _previous(index_dir, embedder, settings)
     old_files = (old_manifest or {}).get("files", {})
     report = IndexReport(index_dir=str(index_dir))
+    report.skipped.update(refused)
     _store.remove_stale_partials(index_dir, older_than_s=3600)
 
     chunks: list[Chunk] = []
     rows: list[int | None] = []  # row in the old embeddings, or None: to embed
     file_records: dict[str, dict] = {}
-    digests = {source: file_hash(path) for source, path in files if path.suffix.lower() in SUPPORTED}
+    # Empty files are left out of the content hashes: two of them are not "the same document".
+    digests = {source: file_hash(path) for source, path in files if path.suffix.lower() in SUPPORTED and path.stat().st_size > 0}
     keep = _first_copies(digests, old_files)
     bar = _progress(len(files), progress, "Reading")
     for source, path in files:
         bar.update(1)
-        if source not in digests:
+        if path.suffix.lower() not in SUPPORTED:
             report.skipped[source] = f"unsupported file type '{path.suffix or path.name}'"
+            continue
+        if source not in digests:
+            report.skipped[source] = "empty file"
             continue
         digest = digests[source]
         if keep[digest] != source:
@@ -170,9 +209,6 @@ def build_index(
                 rows.append(row)
             file_records[source] = previous
             report.unchanged.append(source)
-            continue
-        if path.stat().st_size == 0:
-            report.skipped[source] = "empty file"
             continue
         try:
             doc = load_document(path, source)
@@ -197,7 +233,8 @@ def build_index(
         raise InputError(f"{docs_dir}: no document could be indexed ({reasons}); add .md, .txt, .html, .pdf or .docx files with text")
 
     texts = [embedding_text(c, cfg.chunk_context) for c in chunks]
-    embeddings = _embeddings(chunks, texts, rows, old_chunks, old_embeddings, embedder, cfg, progress, report)
+    saved = _Progress(index_dir / PROGRESS_DIR, embedder.path)
+    embeddings = _embeddings(chunks, texts, rows, old_chunks, old_embeddings, embedder, cfg, progress, report, saved)
 
     manifest = {
         "format": _store.FORMAT_VERSION,
@@ -220,15 +257,67 @@ def build_index(
 
         shutil.rmtree(partial, ignore_errors=True)
         raise
+    saved.clear()
     report.version = final.name
     report.n_chunks = len(chunks)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _embeddings(chunks, texts, rows, old_chunks, old_embeddings, embedder, cfg, progress, report) -> np.ndarray:
+class _Progress:
+    """Vectors embedded so far by a run that has not committed, so a killed run's successor
+    re-embeds at most one batch. Two append-only files: vectors.f32 (rows, float32) and keys.txt
+    (a hash of each row's text, one per line), each batch written vectors first, then keys, both
+    fsynced; a row counts once both are complete. Cleared when a version commits."""
+
+    def __init__(self, folder: Path, embedder_path: str):
+        self.folder = folder
+        self.tag = hashlib.sha256(str(embedder_path).encode()).hexdigest()[:16]
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+    def load(self) -> dict[str, np.ndarray]:
+        """key -> vector for every complete row written with this embedder."""
+        try:
+            meta = (self.folder / "embedder.txt").read_text(encoding="utf-8").split()
+            if len(meta) != 2 or meta[0] != self.tag:
+                return {}
+            dim = int(meta[1])
+            keys = (self.folder / "keys.txt").read_text(encoding="utf-8").split("\n")[:-1]  # last piece: torn or empty
+            vectors = np.fromfile(self.folder / "vectors.f32", dtype=np.float32)
+        except (OSError, ValueError):
+            return {}
+        n = min(len(keys), vectors.size // dim)
+        vectors = vectors[: n * dim].reshape(n, dim)
+        return {k: vectors[i] for i, k in enumerate(keys[:n])}
+
+    def append(self, texts: list[str], vectors: np.ndarray) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        meta = self.folder / "embedder.txt"
+        line = f"{self.tag} {vectors.shape[1]}\n"
+        if not meta.is_file() or meta.read_text(encoding="utf-8") != line:
+            self.clear()
+            self.folder.mkdir(parents=True, exist_ok=True)
+            meta.write_text(line, encoding="utf-8")
+        for name, data in (("vectors.f32", np.ascontiguousarray(vectors, dtype=np.float32).tobytes()),
+                           ("keys.txt", "".join(self.key(t) + "\n" for t in texts).encode())):
+            with open(self.folder / name, "ab") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    def clear(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _embeddings(chunks, texts, rows, old_chunks, old_embeddings, embedder, cfg, progress, report, saved: _Progress) -> np.ndarray:
     """Old rows for reused chunks; for the rest, a stored vector with the same text when there is
-    one (an edit elsewhere in a changed file), else a fresh embedding."""
+    one (an edit elsewhere in a changed file, or a batch an interrupted run already embedded),
+    else a fresh embedding, saved batch by batch as it is made."""
     reusable: dict[str, int] = {}
     if old_embeddings is not None:
         for items in old_chunks.values():
@@ -245,16 +334,20 @@ def _embeddings(chunks, texts, rows, old_chunks, old_embeddings, embedder, cfg, 
     fresh = None
     if todo:
         unique = list(todo)
-        bar = _progress(len(unique), progress, "Embedding", unit="chunk")
-        parts = []
-        for at in range(0, len(unique), EMBED_GROUP):
-            group = unique[at : at + EMBED_GROUP]
-            parts.append(embedder.encode(group, batch_size=cfg.batch_size))
+        done = saved.load()
+        vectors: dict[str, np.ndarray] = {t: done[k] for t in unique if (k := saved.key(t)) in done}
+        missing = [t for t in unique if t not in vectors]
+        bar = _progress(len(missing), progress, "Embedding", unit="chunk")
+        for at in range(0, len(missing), cfg.batch_size):  # one batch per call: a kill loses at most one
+            group = missing[at : at + cfg.batch_size]
+            encoded = embedder.encode(group, batch_size=cfg.batch_size)
+            saved.append(group, encoded)
+            vectors.update(zip(group, encoded))
             bar.update(len(group))
         bar.close()
-        fresh = np.concatenate(parts)
+        fresh = np.stack([vectors[t] for t in unique]).astype(np.float32)
         dim = fresh.shape[1]
-        report.n_embedded = len(unique)
+        report.n_embedded = len(missing)
     out = np.empty((len(chunks), dim), dtype=np.float32)
     for i, row in enumerate(rows):
         if row is not None:

@@ -38,7 +38,24 @@ class Document:
 
 
 def load_document(path: Path, source: str) -> Document:
-    """The document in `path`, read with the library made for its format."""
+    """The document in `path`, read with the library made for its format. Any failure of a
+    format library (pypdf raises NotImplementedError for a stream filter it lacks, parsers hit
+    recursion limits on nested markup, ...) becomes `Unreadable` with its type and message: one
+    file must never stop an index run."""
+    try:
+        return _load_by_type(path, source)
+    except Unreadable:
+        raise
+    except MemoryError:
+        raise Unreadable("too large to read in memory; split it into smaller files") from None
+    except Exception as exc:
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise Unreadable(
+            f"cannot be read ({type(exc).__name__}{': ' + detail if detail else ''}); re-save or convert it, or remove it from docs/"
+        ) from exc
+
+
+def _load_by_type(path: Path, source: str) -> Document:
     suffix = path.suffix.lower()
     if suffix in (".md", ".markdown"):
         return _load_markdown(path, source)
@@ -207,17 +224,27 @@ def _load_pdf(path: Path, source: str) -> Document:
     from pypdf.errors import PyPdfError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf logs every repaired xref; we report per file
+    from pypdf.errors import FileNotDecryptedError
+
+    if path.stat().st_size == 0:
+        raise Unreadable("empty file (0 bytes)")
+    encrypted = Unreadable("encrypted PDF (password-protected); save an unprotected copy")
     try:
         reader = PdfReader(str(path))
         if reader.is_encrypted:
+            # An empty user password (owner-only protection) opens; anything else is locked.
             try:
-                reader.decrypt("")
+                opened = reader.decrypt("")
             except Exception as exc:
-                raise Unreadable("encrypted PDF; save an unprotected copy") from exc
+                raise encrypted from exc
+            if not opened:
+                raise encrypted
         pages = [page.extract_text() or "" for page in reader.pages]
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
     except Unreadable:
         raise
+    except FileNotDecryptedError as exc:
+        raise encrypted from exc
     except (PyPdfError, OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         raise Unreadable(f"corrupt or unreadable PDF ({type(exc).__name__}: {exc}); re-export or replace it") from exc
     if not pages:

@@ -168,6 +168,18 @@ def load_index(index_dir: str | Path, cfg: KnowledgeConfig | None = None, embedd
     """The live index in `index_dir`. With `cfg`, its embedder must be the one the index was built
     with: vectors from two models are not comparable, so a mismatch is an error, not bad results."""
     index_dir = Path(index_dir)
+    for attempt in range(3):  # an index run may swap versions while this one loads: read CURRENT again
+        before = _store.current_version(index_dir)
+        try:
+            return _load_version(index_dir, cfg, embedder)
+        except IndexError_:
+            moved = _store.current_version(index_dir) != before or (before is not None and not before.is_dir())
+            if attempt == 2 or not moved:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _load_version(index_dir: Path, cfg: KnowledgeConfig | None, embedder: Embedder | None) -> KnowledgeBase:
     version = _store.current_version(index_dir)
     if version is None:
         raise IndexError_(f"{index_dir}: no knowledge base here yet; run `tailor index FOLDER` to build it")

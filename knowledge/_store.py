@@ -50,7 +50,11 @@ def new_version_dir(index_dir: Path) -> Path:
 
 
 def commit_version(index_dir: Path, partial: Path) -> Path:
-    """Make `partial` the live version in one atomic step, then drop the versions it replaces."""
+    """Make `partial` the live version in one atomic step, then drop the versions before the one
+    it replaces. The replaced version is kept until the next commit, so a reader that read
+    CURRENT just before the swap can still open it. Callers hold the folder lock (_lock.py):
+    two writers interleaving here could each delete the other's version."""
+    previous = current_version(index_dir)
     final = partial.with_name(partial.name.removesuffix(".partial"))
     os.replace(partial, final)
     tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex[:6]}.tmp"
@@ -59,7 +63,7 @@ def commit_version(index_dir: Path, partial: Path) -> Path:
         os.fsync(fh.fileno())
     os.replace(tmp, index_dir / CURRENT)
     for old in index_dir.iterdir():
-        if old.is_dir() and old.name.startswith("v-") and old != final and not old.name.endswith(".partial"):
+        if old.is_dir() and old.name.startswith("v-") and old not in (final, previous) and not old.name.endswith(".partial"):
             shutil.rmtree(old, ignore_errors=True)
     return final
 

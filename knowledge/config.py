@@ -1,7 +1,7 @@
 """The `knowledge:` section of assistant.yaml."""
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 
 class KnowledgeConfig(BaseModel):
@@ -40,3 +40,12 @@ class KnowledgeConfig(BaseModel):
     candidates: int = Field(
         50, ge=1, le=1000, description="Chunks each retriever proposes before fusion and reranking; more helps hybrid recall, costs time."
     )
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_size(cls, value: int, info: ValidationInfo) -> int:
+        """An overlap as large as the chunk would repeat whole chunks (or never advance)."""
+        size = info.data.get("chunk_size")
+        if size is not None and value >= size:
+            raise ValueError(f"must be smaller than knowledge.chunk_size ({size}); 0 to 20% of it is usual")
+        return value
