@@ -23,14 +23,17 @@ own queue.
 """
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Iterator
 
 import torch
 
 DEFAULT_MAX_BATCH = 16  # sequences decoded together; more requests wait for a free row
+IDLE_EXIT_S = 60.0  # the loop thread ends after this long with nothing to do (and restarts on demand)
 
 
 @dataclass
@@ -243,6 +246,16 @@ def generate_all(model, tokenizer, prompts: list[list[int]], gen, max_batch: int
     return answers
 
 
+_LOOPS: "weakref.WeakSet[Batcher]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_loops() -> None:
+    """A loop thread left inside torch when the interpreter exits aborts the process."""
+    for loop in list(_LOOPS):
+        loop.close()
+
+
 class Batcher:
     """The decode loop for one loaded model, in its own thread: callers `submit` a prompt and read
     the request's tokens; whoever is waiting joins the batch at the next step."""
@@ -253,9 +266,27 @@ class Batcher:
         self._waiting: list[Request] = []
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._closed = False
+        _LOOPS.add(self)
+
+    def close(self) -> None:
+        """End the loop once the batch is empty (at exit: answers being written are abandoned)."""
+        with self._wake:
+            self._closed = True
+            for request in self._waiting:
+                request._finish(RuntimeError("the generation loop was closed"))
+            self._waiting = []
+            self._wake.notify()
+            thread = self._thread
+        for request in list(self.batch.rows):
+            request.cancel()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30)
 
     def submit(self, request: Request) -> Request:
         with self._wake:
+            if self._closed:
+                raise RuntimeError("the generation loop was closed")
             self._waiting.append(request)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="tailor-batcher", daemon=True)
@@ -273,9 +304,18 @@ class Batcher:
         while True:
             with self._wake:
                 while not self._waiting and not self.batch.rows:
-                    self._wake.wait()
+                    timed_out = self._closed or not self._wake.wait(timeout=IDLE_EXIT_S)
+                    if timed_out and not self._waiting:
+                        self._thread = None  # idle: the next submit starts a new one
+                        return
                 room = max(0, self.max_batch - len(self.batch))
                 joining, self._waiting = self._waiting[:room], self._waiting[room:]
-            for request in joining:
-                self.batch.admit(request)
-            self.batch.step()
+            try:
+                for request in joining:
+                    self.batch.admit(request)
+                self.batch.step()
+            except Exception as exc:  # a bug here must not leave readers waiting forever
+                for request in [*joining, *self.batch.rows]:
+                    if not request.done.is_set():
+                        request._finish(exc)
+                self.batch._reset()
