@@ -64,3 +64,25 @@ def test_tailor_eval_on_a_retrieval_only_build(retrieval_only_folder):
     sat = next(x for x in lines if x["id"] == "sat" and x["variant"] == "base+rag")
     assert sat["source"] == "hand-written" and sat["timings"]["total_s"] > 0 and sat["hits"][0]["source"] == "hours.md"
     assert '<img src="data:image/png;base64,' in (report_dir / "report.html").read_text()
+
+
+def test_batched_eval_gives_the_answers_of_one_at_a_time(retrieval_only_folder):
+    """evals.batch_size: the tiny model's greedy answers decoded 8 at a time are the ones it
+    writes one question at a time, for every variant."""
+    from builder.config import load_config
+    from evals import run_eval
+
+    cfg = load_config(retrieval_only_folder)
+    suite = retrieval_only_folder / "evals" / "desk.jsonl"
+    rows = [json.loads(x) for x in suite.read_text().splitlines()]
+    more = [{**r, "id": f"{r['id']}-{i}", "question": f"{r['question']} (asked {i} times)"} for i in range(2, 4) for r in rows]
+    suite.write_text("".join(json.dumps(r) + "\n" for r in rows + more), encoding="utf-8")
+
+    def answers(batch: int) -> dict:
+        run = cfg.model_copy(update={"evals": cfg.evals.model_copy(update={"batch_size": batch})})
+        report = run_eval(retrieval_only_folder, run, progress=False)
+        assert {r["timings"]["batch_size"] for r in report.records} == {batch}
+        return {(r["id"], r["variant"]): r["answer"] for r in report.records}
+
+    one, eight = answers(1), answers(8)
+    assert len(one) == 24 and eight == one
