@@ -112,7 +112,7 @@ def one_request(url: str, question: str) -> dict:
     from gradio_client import Client
 
     client = Client(url, verbose=False)
-    started = time.perf_counter()
+    started = time.perf_counter()  # perf_counter is one clock for the whole process, so threads' times line up
     job = client.submit(question, VARIANT, api_name="/ask")
     first = None
     for text, _sources in job:
@@ -120,7 +120,7 @@ def one_request(url: str, question: str) -> dict:
             first = time.perf_counter() - started
     result = job.result()
     total = time.perf_counter() - started
-    return {"ttft": first if first is not None else total, "total": total, "text": result[0], "chars": len(result[0]), "sources": len(result[1])}
+    return {"start": started, "ttft": first if first is not None else total, "total": total, "text": result[0], "chars": len(result[0]), "sources": len(result[1])}
 
 
 def run_clients(url: str, questions: list[str], clients: int, requests: int) -> tuple[list[dict], list[str], float]:
@@ -172,6 +172,18 @@ def measure(folder: Path, questions: list[str], clients: int, per_client: int, s
             "loaded_tps": sum(r["tokens"] for r in loaded) / loaded_wall if loaded else float("nan")}
 
 
+def decode_tokens_per_s(results: list[dict]) -> float:
+    """Tokens after each answer's first, over the time during which at least one answer was
+    being decoded (the union of the first-token-to-end intervals): the aggregate decode
+    throughput, which answers written one after another cannot raise and a batch can."""
+    spans = sorted((r["start"] + r["ttft"], r["start"] + r["total"]) for r in results)
+    busy, end = 0.0, float("-inf")
+    for a, b in spans:
+        busy += max(0.0, b - max(a, end))
+        end = max(end, b)
+    return sum(max(0, r["tokens"] - 1) for r in results) / busy if busy > 0 else float("nan")
+
+
 def report(m: dict, n: int, suffix: str, note: str) -> None:
     single, loaded = m["single"], m["loaded"]
     for key in ("ttft", "total"):
@@ -181,6 +193,8 @@ def report(m: dict, n: int, suffix: str, note: str) -> None:
             record(f"serve.{key}_p{q}.{n}_clients{suffix}", pct(load, q), "s", pct(base, q), note + f"; baseline = 1 client p{q}")
     record(f"serve.tokens_per_s.{n}_clients{suffix}", m["loaded_tps"], "answer tokens/s", m["single_tps"],
            note + "; answer tokens of all clients / wall time from first request to last answer; baseline = 1 client")
+    record(f"serve.decode_tokens_per_s.{n}_clients{suffix}", decode_tokens_per_s(loaded) if loaded else float("nan"), "tokens/s",
+           decode_tokens_per_s(single), note + "; aggregate decode: tokens after each first one / time any answer was decoding; baseline = 1 client")
     errors = m["errors"]
     record(f"serve.errors.{n}_clients{suffix}", len(errors), "requests", None, note + (f"; first: {errors[0]}" if errors else ""))
     print(f"{len(loaded)} loaded requests ok, {len(errors)} failed; mean answer {statistics.mean(r['tokens'] for r in loaded + single):.0f} tokens; "
