@@ -131,7 +131,7 @@ def bench_generation(folder: Path, quick: bool) -> None:
 
 
 def bench_batching(folder: Path, quick: bool) -> None:
-    """8 questions' RAG prompts (4 chunks each): one `generate` at a time vs decoded together."""
+    """8 questions, as RAG prompts (4 chunks each) and alone: one `generate` at a time vs decoded together."""
     from transformers import GenerationConfig as HFGenerationConfig
 
     from chat._batching import generate_all
@@ -141,14 +141,12 @@ def bench_batching(folder: Path, quick: bool) -> None:
     loaded = _backends.load_model(assistant.base_model, None, DTYPE)
     model, tokenizer = loaded.model, loaded.tokenizer
     system = assistant.chat.system_prompt.replace("{name}", assistant.name)
-    prompts = []
-    for q in questions(folder, 8):
-        hits = assistant.kb.search(q, k=4)
-        messages, _ = fit_messages(tokenizer, system, [{"role": "user", "content": q}], [h.chunk for h in hits], 8000)
-        prompts.append(tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"])
-    note = f"8 RAG prompts of {min(map(len, prompts))}-{max(map(len, prompts))} tokens, {gen.max_new_tokens} new tokens, {torch.get_num_threads()} threads"
 
-    def one_at_a_time(g) -> tuple[float, list[list[int]]]:
+    def prompt(q: str, chunks) -> list[int]:
+        messages, _ = fit_messages(tokenizer, system, [{"role": "user", "content": q}], chunks, 8000)
+        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"]
+
+    def one_at_a_time(prompts, g) -> tuple[float, list[list[int]]]:
         started, out = time.perf_counter(), []
         for ids in prompts:
             x = torch.tensor([ids])
@@ -160,19 +158,28 @@ def bench_batching(folder: Path, quick: bool) -> None:
     def tokens_per_s(wall: float, out: list[list[int]]) -> float:
         return sum(map(len, out)) / wall
 
-    base_wall, base_out = one_at_a_time(gen)
-    started = time.perf_counter()
-    ours_out = generate_all(model, tokenizer, prompts, gen, max_batch=8)
-    ours_wall = time.perf_counter() - started
-    record("chat.batched_tokens_per_s", tokens_per_s(ours_wall, ours_out), "tokens/s", tokens_per_s(base_wall, base_out),
-           note=note + "; prefill + decode, all 8 answers / wall; baseline = model.generate one prompt at a time")
-    record("chat.batched_same_token_ids", sum(a == b for a, b in zip(ours_out, base_out)) / len(prompts), "share of answers",
-           note=note + "; greedy, repetition_penalty 1.1 on the answer's tokens")
+    qs = questions(folder, 8)
+    sets = {"rag": [prompt(q, [h.chunk for h in assistant.kb.search(q, k=4)]) for q in qs],  # base+rag: 4 chunks
+            "short": [prompt(q, None) for q in qs]}  # base: the question alone
+    for kind, prompts in sets.items():
+        note = (f"8 {kind} prompts of {min(map(len, prompts))}-{max(map(len, prompts))} tokens, {gen.max_new_tokens} new tokens, "
+                f"{torch.get_num_threads()} threads")
+        base_wall, base_out = one_at_a_time(prompts, gen)
+        started = time.perf_counter()
+        ours_out = generate_all(model, tokenizer, prompts, gen, max_batch=8)
+        ours_wall = time.perf_counter() - started
+        record(f"chat.batched_tokens_per_s.{kind}", tokens_per_s(ours_wall, ours_out), "tokens/s", tokens_per_s(base_wall, base_out),
+               note=note + f"; prefill + decode, all 8 answers / wall ({ours_wall:.1f} s vs {base_wall:.1f} s); "
+                           "baseline = model.generate one prompt at a time")
+        record(f"chat.batched_same_token_ids.{kind}", sum(a == b for a, b in zip(ours_out, base_out)) / len(prompts), "share of answers",
+               note=note + "; greedy, repetition_penalty 1.1 on the answer's tokens")
+    prompts = sets["rag"]
+    note = f"8 rag prompts, {gen.max_new_tokens} new tokens, {torch.get_num_threads()} threads"
     if quick:
         return
     # transformers' continuous batching drops RepetitionPenaltyLogitsProcessor, so both sides go without it.
     plain = gen.model_copy(update={"repetition_penalty": 1.0})
-    base_wall, base_out = one_at_a_time(plain)
+    base_wall, base_out = one_at_a_time(prompts, plain)
     cb_cfg = HFGenerationConfig(max_new_tokens=plain.max_new_tokens, do_sample=False, eos_token_id=model.generation_config.eos_token_id,
                                 pad_token_id=tokenizer.pad_token_id)
     model.generate_batch(prompts[:2], generation_config=cb_cfg, persistent_manager=True)  # its set-up, once (not timed)
