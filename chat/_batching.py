@@ -81,6 +81,15 @@ def _eos_ids(model, tokenizer) -> set[int]:
     return set(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
 
 
+def _plain_cache(model) -> bool:
+    """Whether the model's cache is all plain dynamic layers, which can be padded and stacked
+    (sliding-window and other layers cannot: such models answer one request at a time)."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    return all(type(layer) is DynamicLayer for layer in DynamicCache(config=model.config).layers)
+
+
 def _pad_left(t: torch.Tensor, length: int, dim: int) -> torch.Tensor:
     missing = length - t.shape[dim]
     if missing <= 0:
@@ -100,6 +109,7 @@ class DecodeBatch:
         self.model = model
         self.eos = _eos_ids(model, tokenizer)
         self.window = context_window or getattr(model.config, "max_position_embeddings", None) or 2048
+        self.batchable = _plain_cache(model)
         self.rows: list[Request] = []
         self.cache = None
         self.mask: torch.Tensor | None = None  # (rows, columns): 1 where a real token is cached
@@ -107,6 +117,10 @@ class DecodeBatch:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def room(self, max_batch: int) -> int:
+        """How many more requests may join now (one at a time for caches that cannot be padded together)."""
+        return max(0, (max_batch if self.batchable else 1) - len(self.rows))
 
     @torch.no_grad()
     def admit(self, request: Request) -> None:
@@ -213,10 +227,8 @@ class DecodeBatch:
 
     def _merge(self, cache, mask: torch.Tensor) -> bool:
         """Pad the batch's cache and a new row's to the same length on the left and stack them."""
-        from transformers.cache_utils import DynamicLayer
-
-        if len(cache.layers) != len(self.cache.layers) or any(type(layer) is not DynamicLayer for layer in (*cache.layers, *self.cache.layers)):
-            return False  # sliding-window or quantized caches: one request at a time
+        if not self.batchable or len(cache.layers) != len(self.cache.layers):
+            return False
         length = max(self.mask.shape[1], mask.shape[1])
         for mine, theirs in zip(self.cache.layers, cache.layers):
             mine.keys = torch.cat([_pad_left(mine.keys, length, 2), _pad_left(theirs.keys, length, 2)])
@@ -237,7 +249,7 @@ def generate_all(model, tokenizer, prompts: list[list[int]], gen, max_batch: int
     requests = [Request.from_config(p, gen) for p in prompts]
     waiting = list(requests)
     while waiting or batch.rows:
-        while waiting and len(batch) < max_batch:
+        while waiting and batch.room(max_batch):
             batch.admit(waiting.pop(0))
         batch.step()
     answers = []
@@ -308,7 +320,7 @@ class Batcher:
                     if timed_out and not self._waiting:
                         self._thread = None  # idle: the next submit starts a new one
                         return
-                room = max(0, self.max_batch - len(self.batch))
+                room = self.batch.room(self.max_batch)
                 joining, self._waiting = self._waiting[:room], self._waiting[room:]
             try:
                 for request in joining:

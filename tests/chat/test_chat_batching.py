@@ -121,3 +121,18 @@ def test_the_real_model_batched_writes_what_it_writes_alone(real_base_model):
     ps = prompts(loaded.tokenizer)
     reference = [alone(loaded.model, loaded.tokenizer, p, gen) for p in ps]
     assert generate_all(loaded.model, loaded.tokenizer, ps, gen, max_batch=8) == reference
+
+
+def test_a_model_whose_cache_cannot_be_stacked_answers_one_at_a_time(tiny):
+    """A sliding-window cache (Mistral-style) cannot be padded into a batch: its requests take
+    turns, with the same answers."""
+    from transformers import MistralConfig, MistralForCausalLM
+
+    _, tokenizer = tiny
+    torch.manual_seed(0)
+    model = MistralForCausalLM(MistralConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                             num_attention_heads=4, num_key_value_heads=2, sliding_window=32,
+                                             eos_token_id=tokenizer.eos_token_id)).eval()
+    gen = GenerationConfig(max_new_tokens=6)
+    ps = prompts(tokenizer)[:3]
+    assert generate_all(model, tokenizer, ps, gen, max_batch=8) == [alone(model, tokenizer, p, gen) for p in ps]
