@@ -193,6 +193,27 @@ def bench_batching(folder: Path, quick: bool) -> None:
                        f"same token ids for {sum(a == b for a, b in zip(cb_out, base_out))}/8")
 
 
+def bench_batch_step(folder: Path, quick: bool) -> None:
+    """What one decode step costs for 8 rows against 1, over ~1,150 cached tokens each (a base+rag
+    prompt): the ceiling on what batching can add to decode throughput on this machine."""
+    from chat._batching import DecodeBatch, Request
+
+    loaded = _backends.load_model(resolve_model("smollm2-135m-instruct"), None, DTYPE)
+    gen = GenerationConfig(max_new_tokens=1000)
+    seconds = {}
+    for rows in (1, 8):
+        batch = DecodeBatch(loaded.model, loaded.tokenizer)
+        for i in range(rows):  # prompts of 1,100-1,191 tokens: rows of different lengths, left-padded
+            batch.admit(Request.from_config(list(range(1000, 2100 + 13 * i)), gen))
+        batch.step()
+        started = time.perf_counter()
+        for _ in range(5):
+            batch.step()
+        seconds[rows] = (time.perf_counter() - started) / 5
+    record("chat.batch_step_s.8_rows", seconds[8], "s", seconds[1],
+           note=f"one decode step, 8 rows vs 1, ~1,150 cached tokens per row, mean of 5, {torch.get_num_threads()} threads")
+
+
 # --- 2. what makes the default model fast on a CPU -------------------------------------------
 
 
@@ -282,7 +303,7 @@ def bench_retrieval(folder: Path, quick: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and shorter answers")
-    parser.add_argument("--only", choices=["generation", "options", "batching", "retrieval"], help="run one benchmark")
+    parser.add_argument("--only", choices=["generation", "options", "batching", "batch_step", "retrieval"], help="run one benchmark")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's, one per core)")
     parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto", help="generation.dtype for the generation benchmark")
     args = parser.parse_args()
@@ -293,7 +314,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tailor-bench-chat-") as tmp:
         folder = indexed_clinic(Path(tmp))
         for name, fn in (("retrieval", bench_retrieval), ("generation", bench_generation), ("options", bench_options),
-                         ("batching", bench_batching)):
+                         ("batching", bench_batching), ("batch_step", bench_batch_step)):
             if args.only in (None, name):
                 fn(folder, args.quick)
 
