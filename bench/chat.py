@@ -10,7 +10,10 @@
    Target: our overhead at most 10%.
 2. options: what makes the default model fast on this CPU: float32 vs bfloat16, dynamic vs
    static KV cache, torch.compile, torch threads; each against plain float32 generate.
-3. retrieval: retrieval plus prompt assembly for the clinic example's questions, p50/p95,
+3. batching: 8 RAG prompts answered together by chat's batched loop (chat/_batching.py)
+   against `model.generate` one prompt at a time, and transformers' own continuous batching
+   (`generate_batch`) against the same baseline; and whether the token ids are identical.
+4. retrieval: retrieval plus prompt assembly for the clinic example's questions, p50/p95,
    against retrieval alone. Target: p95 under 20 ms.
 
 Every figure is printed with its baseline and ratio and appended to bench/results.jsonl.
@@ -41,7 +44,7 @@ from knowledge import build_index, load_index  # noqa: E402
 from _results import make_recorder  # noqa: E402  (bench/ is on sys.path when a script runs)
 COMMAND = "bench/chat.py"
 EXAMPLE = ROOT / "examples" / "clinic"
-SHARED_CLINIC = Path("/work/shared/data/clinic")
+SHARED_CLINIC = ROOT.parent / "shared" / "data" / "clinic"  # the shared data sets live next to the project
 DTYPE = "auto"  # --dtype
 QUESTION = "What time do you open on Saturday, and can I book a Saturday visit in advance?"
 
@@ -122,6 +125,93 @@ def bench_generation(folder: Path, quick: bool) -> None:
     record("chat.time_to_first_token", ttft * 1000, "ms", baseline=base_ttft * 1000,
            note=note + "; ours includes retrieval and prompt fitting; baseline = bare model.generate")
     record("chat.decode_tokens_per_s", tps, "tokens/s", baseline=base_tps, note=note + "; baseline = bare model.generate")
+
+
+# --- 3. batched generation ------------------------------------------------------------------
+
+
+def bench_batching(folder: Path, quick: bool) -> None:
+    """8 questions, as RAG prompts (4 chunks each) and alone: one `generate` at a time vs decoded together."""
+    from transformers import GenerationConfig as HFGenerationConfig
+
+    from chat._batching import generate_all
+
+    gen = GenerationConfig(max_new_tokens=32 if quick else 64)
+    assistant = Assistant.load(folder)
+    loaded = _backends.load_model(assistant.base_model, None, DTYPE)
+    model, tokenizer = loaded.model, loaded.tokenizer
+    system = assistant.chat.system_prompt.replace("{name}", assistant.name)
+
+    def prompt(q: str, chunks) -> list[int]:
+        messages, _ = fit_messages(tokenizer, system, [{"role": "user", "content": q}], chunks, 8000)
+        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"]
+
+    def one_at_a_time(prompts, g) -> tuple[float, list[list[int]]]:
+        started, out = time.perf_counter(), []
+        for ids in prompts:
+            x = torch.tensor([ids])
+            y = model.generate(input_ids=x, attention_mask=torch.ones_like(x), pad_token_id=tokenizer.pad_token_id,
+                               **generation_kwargs(g, len(ids)))
+            out.append(y[0, len(ids):].tolist())
+        return time.perf_counter() - started, out
+
+    def tokens_per_s(wall: float, out: list[list[int]]) -> float:
+        return sum(map(len, out)) / wall
+
+    qs = questions(folder, 8)
+    sets = {"rag": [prompt(q, [h.chunk for h in assistant.kb.search(q, k=4)]) for q in qs],  # base+rag: 4 chunks
+            "short": [prompt(q, None) for q in qs]}  # base: the question alone
+    for kind, prompts in sets.items():
+        note = (f"8 {kind} prompts of {min(map(len, prompts))}-{max(map(len, prompts))} tokens, {gen.max_new_tokens} new tokens, "
+                f"{torch.get_num_threads()} threads")
+        base_wall, base_out = one_at_a_time(prompts, gen)
+        started = time.perf_counter()
+        ours_out = generate_all(model, tokenizer, prompts, gen, max_batch=8)
+        ours_wall = time.perf_counter() - started
+        record(f"chat.batched_tokens_per_s.{kind}", tokens_per_s(ours_wall, ours_out), "tokens/s", tokens_per_s(base_wall, base_out),
+               note=note + f"; prefill + decode, all 8 answers / wall ({ours_wall:.1f} s vs {base_wall:.1f} s); "
+                           "baseline = model.generate one prompt at a time")
+        record(f"chat.batched_same_token_ids.{kind}", sum(a == b for a, b in zip(ours_out, base_out)) / len(prompts), "share of answers",
+               note=note + "; greedy, repetition_penalty 1.1 on the answer's tokens")
+    prompts = sets["rag"]
+    note = f"8 rag prompts, {gen.max_new_tokens} new tokens, {torch.get_num_threads()} threads"
+    if quick:
+        return
+    # transformers' continuous batching drops RepetitionPenaltyLogitsProcessor, so both sides go without it.
+    plain = gen.model_copy(update={"repetition_penalty": 1.0})
+    base_wall, base_out = one_at_a_time(prompts, plain)
+    cb_cfg = HFGenerationConfig(max_new_tokens=plain.max_new_tokens, do_sample=False, eos_token_id=model.generation_config.eos_token_id,
+                                pad_token_id=tokenizer.pad_token_id)
+    model.generate_batch(prompts[:2], generation_config=cb_cfg, persistent_manager=True)  # its set-up, once (not timed)
+    started = time.perf_counter()
+    result = model.generate_batch(prompts, generation_config=cb_cfg, persistent_manager=True)
+    cb_wall = time.perf_counter() - started
+    model.destroy_cached_continuous_batching_manager()
+    cb_out = [list(r.generated_tokens) for r in sorted(result.values(), key=lambda r: int(str(r.request_id).split("_")[-1]))]
+    record("chat.transformers_generate_batch_tokens_per_s", tokens_per_s(cb_wall, cb_out), "tokens/s", tokens_per_s(base_wall, base_out),
+           note=note + "; transformers' continuous batching (persistent manager, set-up not timed), no repetition penalty on either side; "
+                       f"same token ids for {sum(a == b for a, b in zip(cb_out, base_out))}/8")
+
+
+def bench_batch_step(folder: Path, quick: bool) -> None:
+    """What one decode step costs for 8 rows against 1, over ~1,150 cached tokens each (a base+rag
+    prompt): the ceiling on what batching can add to decode throughput on this machine."""
+    from chat._batching import DecodeBatch, Request
+
+    loaded = _backends.load_model(resolve_model("smollm2-135m-instruct"), None, DTYPE)
+    gen = GenerationConfig(max_new_tokens=1000)
+    seconds = {}
+    for rows in (1, 8):
+        batch = DecodeBatch(loaded.model, loaded.tokenizer)
+        for i in range(rows):  # prompts of 1,100-1,191 tokens: rows of different lengths, left-padded
+            batch.admit(Request.from_config(list(range(1000, 2100 + 13 * i)), gen))
+        batch.step()
+        started = time.perf_counter()
+        for _ in range(5):
+            batch.step()
+        seconds[rows] = (time.perf_counter() - started) / 5
+    record("chat.batch_step_s.8_rows", seconds[8], "s", seconds[1],
+           note=f"one decode step, 8 rows vs 1, ~1,150 cached tokens per row, mean of 5, {torch.get_num_threads()} threads")
 
 
 # --- 2. what makes the default model fast on a CPU -------------------------------------------
@@ -213,7 +303,7 @@ def bench_retrieval(folder: Path, quick: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and shorter answers")
-    parser.add_argument("--only", choices=["generation", "options", "retrieval"], help="run one benchmark")
+    parser.add_argument("--only", choices=["generation", "options", "batching", "batch_step", "retrieval"], help="run one benchmark")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's, one per core)")
     parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto", help="generation.dtype for the generation benchmark")
     args = parser.parse_args()
@@ -223,7 +313,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="tailor-bench-chat-") as tmp:
         folder = indexed_clinic(Path(tmp))
-        for name, fn in (("retrieval", bench_retrieval), ("generation", bench_generation), ("options", bench_options)):
+        for name, fn in (("retrieval", bench_retrieval), ("generation", bench_generation), ("options", bench_options),
+                         ("batching", bench_batching), ("batch_step", bench_batch_step)):
             if args.only in (None, name):
                 fn(folder, args.quick)
 

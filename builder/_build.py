@@ -488,7 +488,8 @@ def _stage_evaluate(b: _Build) -> tuple[dict, str]:
     for variant, path in (("base", b.base_path), ("tuned", str(model_dir))):
         model = load_model(path)
         loss = answer_loss(model, b.tokenizer, rows)
-        answers = generate(model, b.tokenizer, [r["prompt"] for r in rows], b.cfg.builder.eval_max_new_tokens, b.cfg.generation.repetition_penalty)
+        answers = generate(model, b.tokenizer, [r["prompt"] for r in rows], b.cfg.builder.eval_max_new_tokens, b.cfg.generation.repetition_penalty,
+                           batch_size=b.cfg.generation.max_batch)
         f1 = sum(token_f1(a, r["reference"]) for a, r in zip(answers, rows)) / len(rows)
         out[variant] = {"eval_loss": round(loss, 4), "token_f1": round(f1, 4), "examples": [{"question": r["question"], "answer": a} for r, a in zip(rows[:3], answers[:3])]}
         del model

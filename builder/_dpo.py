@@ -23,7 +23,8 @@ def auto_pairs(base_model: str, sft_adapter: str | None, train_rows: list[dict],
         return []
     model, tokenizer = load_model(base_model, sft_adapter), load_tokenizer(base_model)
     prompts = [r["messages"][:-1] for r in rows]
-    answers = generate(model, tokenizer, prompts, cfg.builder.eval_max_new_tokens, cfg.generation.repetition_penalty)
+    answers = generate(model, tokenizer, prompts, cfg.builder.eval_max_new_tokens, cfg.generation.repetition_penalty,
+                       batch_size=cfg.generation.max_batch)
     pairs = []
     for row, prompt, own in zip(rows, prompts, answers):
         reference = row["messages"][-1]["content"]

@@ -2,8 +2,9 @@
 
 The build generates in two places: automatic DPO pairs (the SFT model's own answers) and the
 held-out comparison of the base and tuned models. Both render prompts with the serving chat
-template, decode greedily and batch left-padded prompts, which is several times faster on a
-CPU than answering one question at a time.
+template and decode greedily in chat's batched loop (chat/_batching.py), the same one that
+serves concurrent users: several times faster on a CPU than one question at a time, and the
+same answers.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import math
 
 import torch
 
-from chat._backends import generation_kwargs
+from chat._batching import generate_all
 from chat.config import GenerationConfig
 
 from ._common import use_bf16, use_cuda
@@ -43,27 +44,13 @@ def load_tokenizer(path: str):
     return tokenizer
 
 
-@torch.no_grad()
-def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, repetition_penalty: float = 1.1, batch_size: int = 8) -> list[str]:
-    """Greedy answers to chat prompts (each a messages list ending with the user's turn)."""
+def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, repetition_penalty: float = 1.1, batch_size: int = 16) -> list[str]:
+    """Greedy answers to chat prompts (each a messages list ending with the user's turn),
+    decoded `batch_size` at a time by chat's batched loop, the one that serves."""
     gen = GenerationConfig(max_new_tokens=max_new_tokens, repetition_penalty=repetition_penalty)  # temperature 0: greedy
-    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths batch with little padding
-    answers: list[str] = [""] * len(texts)
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try:
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-            # Left padding puts every prompt's end at the same position, so chat's settings with
-            # that prompt length penalise repetition in the answer only, as chat serves.
-            out = model.generate(**enc, **generation_kwargs(gen, enc["input_ids"].shape[1]), pad_token_id=tokenizer.pad_token_id)
-            for j, i in enumerate(idx):
-                answers[i] = tokenizer.decode(out[j, enc["input_ids"].shape[1] :], skip_special_tokens=True).strip()
-    finally:
-        tokenizer.padding_side = side
-    return answers
+    ids = [tokenizer.apply_chat_template(p, add_generation_prompt=True, return_dict=True)["input_ids"] for p in prompts]
+    answers = generate_all(model, tokenizer, ids, gen, max_batch=batch_size)
+    return [tokenizer.decode(a, skip_special_tokens=True).strip() for a in answers]
 
 
 @torch.no_grad()

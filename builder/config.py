@@ -127,6 +127,10 @@ class EvalsConfig(BaseModel):
                     "test; anything that tunes (the build's choices, your own tuning of defaults) uses dev.",
     )
     seed: int = Field(0, description="Seed for --limit sampling and bootstrap intervals.")
+    batch_size: int | None = Field(
+        None, ge=1, le=256, description="Questions answered at once per variant, decoded in one batch (same greedy answers as 1 "
+        "at a time; first_token_s then includes waiting for the batch). Unset: 8 on a CPU, 32 on a GPU; 1 answers one by one."
+    )
     bootstrap_samples: int = Field(1000, ge=100)
     judge_url: str | None = Field(None, description="Optional OpenAI-compatible endpoint for an LLM judge; off when unset.")
     judge_model: str | None = None

@@ -55,7 +55,7 @@ def _runtime_overrides(chat: ChatConfig, gen: GenerationConfig, cfg) -> tuple[Ch
     if cfg is None:
         return chat, gen
     chat = chat.model_copy(update={k: getattr(cfg.chat, k) for k in ("escalation", "disclaimer", "decline_message")})
-    gen = gen.model_copy(update={k: getattr(cfg.generation, k) for k in ("backend", "url", "model", "threads", "dtype")})
+    gen = gen.model_copy(update={k: getattr(cfg.generation, k) for k in ("backend", "url", "model", "threads", "dtype", "max_batch")})
     return chat, gen
 
 

@@ -5,14 +5,13 @@ citations, declining) is the same whichever one writes the answer.
 
 In process, each set of weights is loaded at most once per Python process and shared by
 every Assistant and thread (a model is ~0.5 GB; loading it twice would double that and the
-wait). Generation on one model is serialised by its lock: on a CPU two concurrent
-generations only split the same cores, so queueing costs nothing in throughput and keeps
-each answer's time to first token predictable.
+wait). Concurrent answers on one model are decoded together by its `Batcher`
+(chat/_batching.py): one forward pass per step for every answer being written, each
+streamed to its own reader, greedy answers the same as when answered alone.
 """
 from __future__ import annotations
 
 import json
-import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,14 +21,25 @@ from typing import Iterator
 from knowledge.errors import BuildError, ConfigError, TailorError
 
 
-
 @dataclass
 class LoadedModel:
     path: str
     model: object
     tokenizer: object
     context_window: int
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    _batcher: object | None = field(default=None, repr=False)  # chat._batching.Batcher, imported with torch
+    _batcher_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def batcher(self, max_batch: int = 16):
+        """The decode loop every request on this model joins (started on first use).
+        The largest `max_batch` any caller asked for wins: it is one loop per model."""
+        with self._batcher_lock:
+            if self._batcher is None:
+                from chat._batching import Batcher
+
+                self._batcher = Batcher(self.model, self.tokenizer, self.context_window, max_batch)
+            self._batcher.max_batch = max(self._batcher.max_batch, max_batch)
+            return self._batcher
 
 
 @dataclass
@@ -126,24 +136,6 @@ def generation_kwargs(gen, prompt_length: int) -> dict:
     return kwargs
 
 
-class _TokenQueue:
-    """A `generate` streamer that hands each new token id to the reading thread."""
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue = queue.Queue()
-        self._prompt_seen = False
-
-    def put(self, value) -> None:
-        if not self._prompt_seen:  # generate first puts the prompt itself
-            self._prompt_seen = True
-            return
-        for token in value.reshape(-1).tolist():
-            self.queue.put(token)
-
-    def end(self) -> None:
-        self.queue.put(None)
-
-
 def _decode_incrementally(tokenizer, ids: Iterator[int], stats: GenerationStats) -> Iterator[str]:
     """Text pieces as tokens arrive. A character split over two tokens (emoji, CJK) is held
     back until it is whole, so no piece ever carries a broken character."""
@@ -168,54 +160,19 @@ def _decode_incrementally(tokenizer, ids: Iterator[int], stats: GenerationStats)
 
 
 def stream_local(loaded: LoadedModel, messages: list[dict], gen, stats: GenerationStats) -> Iterator[str]:
-    """Generate with `model.generate` in a worker thread, yielding text pieces as they come.
+    """Text pieces of the model's answer as they are generated, decoded in the model's batch
+    together with whatever else it is answering. If the reader stops early (a closed browser
+    tab), the request leaves the batch at the next step."""
+    from chat._batching import Request
 
-    The model's lock is held from start to end, so concurrent requests queue. If the reader
-    stops early (a closed browser tab), the stop flag ends generation at the next token and
-    the lock is released.
-    """
-    from transformers import StoppingCriteria, StoppingCriteriaList
-
-    stop = threading.Event()
-
-    class _Stop(StoppingCriteria):
-        def __call__(self, input_ids, scores, **kwargs):
-            return stop.is_set()
-
-    tokenizer, model = loaded.tokenizer, loaded.model
-    inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-    inputs = {k: v.to(model.device) for k, v in inputs.items()}
-    streamer = _TokenQueue()
-    failure: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            model.generate(
-                **inputs,
-                streamer=streamer,
-                stopping_criteria=StoppingCriteriaList([_Stop()]),
-                pad_token_id=tokenizer.pad_token_id,
-                **generation_kwargs(gen, inputs["input_ids"].shape[-1]),
-            )
-        except BaseException as exc:  # surfaced in the reading thread below
-            failure.append(exc)
-            streamer.end()
-
-    def token_ids() -> Iterator[int]:
-        while (token := streamer.queue.get()) is not None:
-            yield token
-
-    with loaded.lock:
-        worker = threading.Thread(target=work, name="tailor-generate", daemon=True)
-        worker.start()
-        try:
-            yield from _decode_incrementally(tokenizer, token_ids(), stats)
-        finally:
-            stop.set()
-            worker.join()
-            stats.finished_at = time.perf_counter()
-    if failure:
-        raise failure[0]
+    tokenizer = loaded.tokenizer
+    prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"]
+    request = loaded.batcher(gen.max_batch).submit(Request.from_config(prompt, gen))
+    try:
+        yield from _decode_incrementally(tokenizer, request.tokens(), stats)
+    finally:
+        request.cancel()
+        stats.finished_at = time.perf_counter()
 
 
 def stream_openai(url: str, model: str, messages: list[dict], gen, stats: GenerationStats, timeout: float = 120.0) -> Iterator[str]:
@@ -282,7 +239,7 @@ def first_token_probabilities(loaded: LoadedModel, messages: list[dict], options
     tokenizer, model = loaded.tokenizer, loaded.model
     inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
     inputs = {k: v.to(model.device) for k, v in inputs.items()}
-    with loaded.lock, torch.no_grad():
+    with torch.inference_mode():  # a forward pass of its own, beside the batcher's decode loop (no shared cache)
         logits = model(**inputs).logits[0, -1].float()
     probs = torch.softmax(logits, dim=-1)
     mass = {}

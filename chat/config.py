@@ -49,6 +49,10 @@ class GenerationConfig(BaseModel):
         None, ge=1, description="torch CPU threads for in-process generation and retrieval; unset = torch's default (one per core). "
         "On a machine shared with other jobs, fewer threads are faster (see docs/BENCHMARKS.md, Chat)."
     )
+    max_batch: int = Field(
+        16, ge=1, le=256, description="In-process generation: most answers decoded together in one batch (continuous batching); "
+        "more concurrent requests wait for a free row. On a CPU 8-16 sequences cost little more per step than one."
+    )
     max_new_tokens: int = Field(200, ge=1, le=8192, description="Longest answer in tokens.")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 is greedy decoding, reproducible answers.")
     top_p: float = Field(1.0, gt=0.0, le=1.0)

@@ -262,6 +262,43 @@ def _progress(total: int, initial: int, enabled: bool):
     return tqdm(total=total, initial=initial, disable=not enabled, unit="answer", file=sys.stderr, dynamic_ncols=True)
 
 
+def batch_size(configured: int | None) -> int:
+    """evals.batch_size, or what suits the device: 8 questions at once on a CPU, 32 on a GPU."""
+    if configured:
+        return configured
+    import torch
+
+    return 32 if torch.cuda.is_available() else 8
+
+
+def answer_items(assistant, items: list[EvalItem], variant: str, batch: int):
+    """(item, Answer) for each item, in order, with up to `batch` questions being answered at once.
+
+    Each question still goes through `Assistant.answer` (retrieval, declining, prompt, citations);
+    answers in flight at the same time decode in one batch on the model (chat/_batching.py), or
+    reach an OpenAI-compatible server together. Greedy answers are the same at any batch size.
+    Under batching an answer's first_token_s and total_s include waiting for a place in the batch
+    and for the other questions' prompts to be read, as a user's would under that load.
+    The first question is answered alone: it loads the models (its answer is the cold one), and
+    the questions after it should not all time that wait."""
+    if not items:
+        return
+    yield items[0], assistant.answer(items[0].question, variant=variant)
+    if batch <= 1:
+        for item in items[1:]:
+            yield item, assistant.answer(item.question, variant=variant)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=batch, thread_name_prefix="tailor-eval")
+    try:
+        futures = [pool.submit(assistant.answer, item.question, variant=variant) for item in items[1:]]
+        for item, future in zip(items[1:], futures):
+            yield item, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # interrupted: questions not yet started are dropped
+
+
 def run_eval(
     folder,
     cfg=None,
@@ -372,34 +409,36 @@ def run_eval(
                                                                     len(chosen) * len(run_variants) - len(todo), progress) as bar:
         if out.tell() > 0 and not results_path.read_bytes().endswith(b"\n"):
             out.write("\n")  # the interrupted run was cut mid-line; start clean
-        warm: set[str] = set()
         spent = {"answering_s": 0.0, "choice_s": 0.0, "scoring_s": 0.0}
         gold = _GoldTexts(getattr(assistant, "kb", None))
+        batch = batch_size(cfg.evals.batch_size)
         try:
-            for item, variant in todo:
+            for variant in dict.fromkeys(v for _, v in todo):  # one variant at a time: its questions batch together
                 bar.set_description(variant)
                 who, real = (other, variant.removeprefix(OTHER_PREFIX)) if variant.startswith(OTHER_PREFIX) else (assistant, variant)
-                t0 = time.perf_counter()
-                answer = who.answer(item.question, variant=real)
-                t1 = time.perf_counter()
-                choice = _choice(who, item, real, options)
-                t2 = time.perf_counter()
                 chat_cfg = getattr(who, "chat", None) or cfg.chat  # the answering build's own guardrail texts
-                record = score_answer(item, variant, answer, grounder=grounder, judge=judge,
-                                      decline_message=chat_cfg.decline_message, disclaimer=chat_cfg.disclaimer,
-                                      gold_texts=gold.texts(item.gold_docs), choice=choice)
-                record["split"] = item.split(cfg.evals.test_share)
-                if record["build_id"] is None:
-                    record["build_id"] = build_of(variant)
-                if variant not in warm:
-                    record["timings"]["cold"] = True  # loaded models on the way: left out of latency
-                    warm.add(variant)
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                out.flush()
-                spent["answering_s"] += t1 - t0
-                spent["choice_s"] += t2 - t1
-                spent["scoring_s"] += time.perf_counter() - t2
-                bar.update(1)
+                mine = [it for it, v in todo if v == variant]
+                t_answer = time.perf_counter()
+                for n, (item, answer) in enumerate(answer_items(who, mine, real, batch)):
+                    spent["answering_s"] += time.perf_counter() - t_answer
+                    t1 = time.perf_counter()
+                    choice = _choice(who, item, real, options)
+                    t2 = time.perf_counter()
+                    record = score_answer(item, variant, answer, grounder=grounder, judge=judge,
+                                          decline_message=chat_cfg.decline_message, disclaimer=chat_cfg.disclaimer,
+                                          gold_texts=gold.texts(item.gold_docs), choice=choice)
+                    record["split"] = item.split(cfg.evals.test_share)
+                    if record["build_id"] is None:
+                        record["build_id"] = build_of(variant)
+                    record["timings"]["batch_size"] = batch
+                    if n == 0:
+                        record["timings"]["cold"] = True  # loaded models on the way: left out of latency
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    out.flush()
+                    spent["choice_s"] += t2 - t1
+                    spent["scoring_s"] += time.perf_counter() - t2
+                    bar.update(1)
+                    t_answer = time.perf_counter()
         except KeyboardInterrupt:
             bar.close()
             print(f"\ninterrupted: the answers scored so far are kept in {results_path}; "

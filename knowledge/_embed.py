@@ -46,6 +46,9 @@ class Embedder:
         self.device = device
         self._model = None
         self._lock = threading.Lock()
+        # Answers written together (serving, batched evals) embed from several threads; one encode
+        # at a time keeps the model's fast tokenizer from being re-configured mid-call by another.
+        self._encode_lock = threading.Lock()
         self._tokenizer = _load_tokenizer(self.path, name)
         self.max_tokens = _max_tokens(self.path, self._tokenizer)
         # Special tokens ([CLS], [SEP]) count against the model's limit but not against a chunk's text.
@@ -88,13 +91,15 @@ class Embedder:
         """Unit-length float32 rows, one per text (so inner product is cosine similarity)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=batch_size,
-            show_progress_bar=progress,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
+        model = self.model
+        with self._encode_lock:
+            vectors = model.encode(
+                list(texts),
+                batch_size=batch_size,
+                show_progress_bar=progress,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 

@@ -3,6 +3,7 @@ answer from chat.Assistant with its sources, /vote stores a preference pair; bad
 a clear error. One test runs 8 clients at once over a slow fake, to show the queue serves
 them concurrently from one shared assistant."""
 import concurrent.futures
+import re
 import threading
 import time
 
@@ -96,3 +97,23 @@ def test_eval_tab_shows_metrics_chart_and_answers_from_a_real_report(real_server
     rows = per_question.value["data"]
     assert len(rows) == 2 and {r[0] for r in rows} <= {"q1", "q2", "q3"}
     assert all(cell.startswith("[") for r in rows for cell in r[3:])  # "[score] answer" per variant
+
+
+def test_eight_concurrent_asks_on_the_real_model_each_get_their_own_complete_answer(real_server):
+    """8 users at once on the real SmolLM2 (decoded in one batch): every answer arrives whole,
+    with its sources, and is the answer the same question gets alone."""
+    url, _, live = real_server
+    questions = ["When are you open on Saturday?", "When do flu vaccines start?", "Are you open on Sundays?", "Do you take credit cards?",
+                 "How are invoices sent?", "Can I pay in instalments?", "Does my child need a parent for a vaccine?", "When do you close on Friday?"]
+
+    def one(q):
+        return Client(url, verbose=False).predict(q, "base+rag", api_name="/ask")
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(one, questions))
+    assert all(text.strip() for text, _ in together)
+    for text, sources in together:  # every [n] in an answer resolves to a listed source
+        assert {int(n) for n in re.findall(r"\[(\d+)\]", text)} <= {s["n"] for s in sources}
+    assert sum(bool(sources) for _, sources in together) >= 4
+    alone = [one(q) for q in questions]
+    assert [t for t, _ in together] == [t for t, _ in alone]

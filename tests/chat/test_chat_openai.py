@@ -66,6 +66,35 @@ def test_served_answer_streams_and_matches_the_in_process_one(server, tiny_model
     assert answer.text == local.answer("When do you open on Saturday?").text
 
 
+def test_eight_concurrent_answers_through_the_server_all_arrive(server, tiny_model_dir, fake_kb):
+    """Scale-out stays real: 8 users at once, each answer complete, cited, and the one the
+    in-process batch writes for the same question."""
+    import threading
+
+    gen = GenerationConfig(max_new_tokens=8, repetition_penalty=1.0)
+    remote = Assistant(name="T", base_model=tiny_model_dir, kb=fake_kb, retrieval={"k": 3},
+                       generation=gen.model_copy(update={"backend": "openai", "url": server}))
+    local = Assistant(name="T", base_model=tiny_model_dir, kb=fake_kb, retrieval={"k": 3}, generation=gen)
+    questions = [f"When do you open on Saturday {i}?" for i in range(8)]
+    got: dict[int, Answer] = {}
+    errors: list[BaseException] = []
+
+    def ask(i: int) -> None:
+        try:
+            got[i] = remote.answer(questions[i])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and sorted(got) == list(range(8))
+    assert all(a.timings["new_tokens"] == 8 and a.sources for a in got.values())
+    assert [got[i].text for i in range(8)] == [local.answer(q).text for q in questions]
+
+
 def test_declining_and_escalation_need_no_server(tiny_model_dir):
     from chat_fixtures import FakeKB
 

@@ -99,3 +99,25 @@ def app_cli():
     import app
 
     return app.cli
+
+
+def test_batched_eval_gives_the_answers_of_one_at_a_time(retrieval_only_folder):
+    """evals.batch_size: the tiny model's greedy answers decoded 8 at a time are the ones it
+    writes one question at a time, for every variant."""
+    from builder.config import load_config
+    from evals import run_eval
+
+    cfg = load_config(retrieval_only_folder)
+    suite = retrieval_only_folder / "evals" / "desk.jsonl"
+    rows = [json.loads(x) for x in suite.read_text().splitlines()]
+    more = [{**r, "id": f"{r['id']}-{i}", "question": f"{r['question']} (asked {i} times)"} for i in range(2, 4) for r in rows]
+    suite.write_text("".join(json.dumps(r) + "\n" for r in rows + more), encoding="utf-8")
+
+    def answers(batch: int) -> dict:
+        run = cfg.model_copy(update={"evals": cfg.evals.model_copy(update={"batch_size": batch})})
+        report = run_eval(retrieval_only_folder, run, progress=False, split="all")
+        assert {r["timings"]["batch_size"] for r in report.records} == {batch}
+        return {(r["id"], r["variant"]): r["answer"] for r in report.records}
+
+    one, eight = answers(1), answers(8)
+    assert len(one) == 36 and eight == one  # 12 questions x extract, base, base+rag
