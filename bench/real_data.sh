@@ -41,12 +41,15 @@ case "$cmd" in
   build)      copy "$domain" yes; "$tailor" build "$work/$domain" ;;
   build-docs) copy "$domain-docs" no; "$tailor" build "$work/$domain-docs" ;;
   eval)       # every question of the test split (or a seeded sample of N); extract always runs beside the models
-              args=(--split test --seed 0 --variants base,base+rag,tuned,tuned+rag)
-              if [ -n "${3:-}" ]; then args+=(--limit "$3"); fi
+              # VARIANTS=base+rag,tuned+rag for the headline pair only; RESUME=1 continues the last report
+              variants="${VARIANTS:-base,base+rag,tuned,tuned+rag}"
+              args=(--split test --seed 0)
               if [ -f "$work/$domain-docs/build/manifest.json" ]; then
-                args=(--split test --seed 0 --variants base,base+rag,tuned,tuned+rag,other:tuned+rag --against "$work/$domain-docs")
-                if [ -n "${3:-}" ]; then args+=(--limit "$3"); fi
+                variants="$variants,other:tuned+rag"; args+=(--against "$work/$domain-docs")
               fi
+              args+=(--variants "$variants")
+              if [ -n "${3:-}" ]; then args+=(--limit "$3"); fi
+              if [ -n "${RESUME:-}" ]; then args+=(--resume); fi
               OMP_NUM_THREADS=1 "$tailor" eval "$work/$domain" "${args[@]}" ;;
   *) echo "usage: $0 build|build-docs|eval DOMAIN [N]" >&2; exit 2 ;;
 esac
