@@ -25,6 +25,7 @@ _UNIT_WORDS = frozenset(
 )
 KNOWN_FIELDS = {"id", "question", "answer", "answer_type", "gold_docs", "tags", "choices", "tolerance"}
 MAX_PROBLEMS = 20  # a broken file lists this many lines, then a count, so the message stays readable
+MAX_LINE_CHARS = 1 << 20  # one suite line; far above any real question and reference (the JSONL limit elsewhere)
 
 
 @dataclass
@@ -177,6 +178,10 @@ def load_suite(path: Path) -> list[EvalItem]:
         for number, raw in enumerate(lines, start=1):
             where = f"{file}:{number}"
             if not raw.strip():
+                continue
+            if len(raw) > MAX_LINE_CHARS:
+                problems.append(f"{where}: line is {len(raw):,} characters; the limit is {MAX_LINE_CHARS:,} "
+                                "(shorten the question or the reference)")
                 continue
             try:
                 row = json.loads(raw)

@@ -294,3 +294,14 @@ def test_a_close_question_is_a_leak_only_when_answered_alike(tmp_path, embedder)
     questions = ["What are the symptoms of an aneurysm, then?"] * 2 + ["Do you treat horses, please?"]
     answers = [["An aneurysm is diagnosed with a scan."], ["Pain in the chest and the back."], ["No."]]
     assert checker.questions_leak(questions, answers) == [False, True, True]
+
+
+def test_an_over_long_suite_line_is_a_problem_naming_its_line(tmp_path):
+    from evals._suite import MAX_LINE_CHARS
+    from knowledge.errors import InputError
+
+    suite = write_suite(tmp_path / "s.jsonl", [
+        {"id": "ok", "question": "Hours?", "answer": "9 to 5", "answer_type": "free"},
+        {"id": "big", "question": "x" * (MAX_LINE_CHARS + 1), "answer": "y", "answer_type": "free"}])
+    with pytest.raises(InputError, match=r"s\.jsonl:2: line is [\d,]+ characters; the limit is"):
+        load_suite(suite)
