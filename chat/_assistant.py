@@ -21,7 +21,7 @@ from chat._types import VARIANTS, Answer, Token, uses_retrieval
 from chat.config import ChatConfig, GenerationConfig
 from chat.manifest import MANIFEST_NAME, read_manifest
 from chat.models import resolve_model
-from chat.prompt import count_prompt_tokens, fit_messages, format_context, retrieval_query
+from chat.prompt import fit_messages, format_context, retrieval_query
 from knowledge.errors import BuildError, InputError
 
 # Decline threshold before a build has calibrated one (retrieval-only, or a manifest without
