@@ -6,7 +6,7 @@ and retrieval quality, each against a baseline measured in the same run.
     .venv/bin/python bench/index.py --only quality
 
 Every figure is printed with its baseline and ratio and appended to bench/results.jsonl.
-Retrieval quality uses the real data in /work/shared/data (or --data DIR): each domain's
+Retrieval quality uses the real data in ../shared/data beside the project (or --data DIR): each domain's
 docs/ and its answerable eval questions (answer_type != decline).
 """
 from __future__ import annotations
@@ -291,7 +291,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: a few minutes on 2 CPU cores")
     parser.add_argument("--only", choices=["throughput", "incremental", "latency", "quality"], action="append")
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data"), help="folder with clinic/ and finance/")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data",
+                        help="folder with clinic/ and finance/ (default: ../shared/data beside the project)")
     parser.add_argument("--domains", nargs="+", default=["clinic", "finance"])
     args = parser.parse_args()
     only = set(args.only or ["throughput", "incremental", "latency", "quality"])

@@ -22,7 +22,7 @@ from chat.manifest import MANIFEST_NAME, DeclineCalibration, Manifest, write_man
 from chat.prompt import PROMPT_FORMAT_VERSION
 from knowledge.errors import BuildError, InputError
 
-from ._leakage import LEAKAGE_RULES
+from ._leakage import LEAKAGE_RULES, read_eval_texts
 from ._common import (
     fmt_seconds,
     hash_file,
@@ -258,22 +258,9 @@ def _eval_suites_hash(b: _Build) -> str:
     return hash_json([hash_file(p) for p in sorted((b.folder / "evals").glob("*.jsonl"))])
 
 
-def _eval_questions(b: _Build) -> list[str]:
-    """Questions of the assistant's eval suites, so synthesized data never repeats them."""
-    questions = []
-    for path in sorted((b.folder / "evals").glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # `tailor eval` reports bad suite lines; they do not block a build
-            if isinstance(row, dict) and isinstance(row.get("question"), str):
-                questions.append(row["question"])
-    return questions
-
-
-def _synthesize(b: _Build):
-    """Conversations and DPO pairs made from the documents (builder._synthesize), logged by source."""
+def _synthesize(b: _Build, eval_questions: list[str]):
+    """Conversations and DPO pairs made from the documents (builder._synthesize), logged by source;
+    none repeats an eval question (`eval_questions`)."""
     from ._inputs import Conversation, PreferencePair
     from ._synthesize import SynthExample, local_teacher, openai_teacher, synthesize
 
@@ -291,7 +278,7 @@ def _synthesize(b: _Build):
 
     sources = sorted(b.kb.sources())
     result = synthesize(
-        b.docs_dir, sources, b.kb.chunks, b.kb.embedder.encode, _eval_questions(b), seed=b.cfg.builder.seed,
+        b.docs_dir, sources, b.kb.chunks, b.kb.embedder.encode, eval_questions, seed=b.cfg.builder.seed,
         max_examples=sc.max_examples, max_pairs=sc.max_pairs, teacher=teacher,
         teacher_chunks=sc.teacher_chunks if teacher else 0, on_teacher_example=keep,
     )  # fmt: skip
@@ -309,11 +296,11 @@ def _synthesize(b: _Build):
     return convs, pairs, info
 
 
-def _drop_leaks(b: _Build, convs: list, pairs: list, feedback: list) -> tuple[list, list, list, dict]:
-    """Every conversation, pair and vote that holds an eval question or answer, dropped (builder._leakage)."""
-    from ._leakage import LeakChecker, LeakReport, drop_leaks, read_eval_texts
+def _drop_leaks(b: _Build, evals, convs: list, pairs: list, feedback: list) -> tuple[list, list, list, dict]:
+    """Every conversation, pair and vote that holds an eval question or answer (`evals`, the
+    suites' texts), dropped (builder._leakage)."""
+    from ._leakage import LeakChecker, LeakReport, drop_leaks
 
-    evals = read_eval_texts(b.folder / "evals")
     report = LeakReport(suites_hash=evals.suites_hash)
     if not evals.empty:
         checker = LeakChecker(evals, b.kb.embedder.encode)
@@ -331,11 +318,12 @@ def _stage_data(b: _Build) -> tuple[dict, str]:
     from ._inputs import load_conversations, load_preferences
 
     cfg, notes = b.cfg, []
+    evals = read_eval_texts(b.folder / "evals")  # kept out of training: questions for synthesis, everything for leakage
     convs = load_conversations(b.conversations) if b.conversations.exists() else []
     synth_pairs, synth_info = [], None
     mode = cfg.builder.synthesize.mode
     if mode == "always" or (mode == "auto" and not b.conversations.exists()):
-        synth_convs, synth_pairs, synth_info = _synthesize(b)
+        synth_convs, synth_pairs, synth_info = _synthesize(b, evals.questions)
         convs = convs + synth_convs
         if not synth_convs and not b.conversations.exists():
             notes.append(f"no {b.conversations.relative_to(b.folder)} and nothing could be synthesized from docs/: SFT is skipped")
@@ -358,7 +346,7 @@ def _stage_data(b: _Build) -> tuple[dict, str]:
     feedback, skipped = load_preferences(b.feedback, source="feedback", strict=False) if b.feedback.exists() else ([], [])
     for problem in skipped:
         log.warning(f"  warning: skipped a damaged app vote: {problem}")
-    convs, pairs, feedback, leakage = _drop_leaks(b, convs, pairs, feedback)
+    convs, pairs, feedback, leakage = _drop_leaks(b, evals, convs, pairs, feedback)
     train, held_out = split_conversations(convs, cfg.builder.eval_split, cfg.builder.seed)
     train_rows, train_stats = render_train(train, b.kb, cfg, b.tokenizer)
     eval_rows, eval_stats = render_eval(held_out, b.kb, cfg, b.tokenizer)

@@ -37,7 +37,7 @@ class LeakReport:
     def to_dict(self) -> dict:
         return {"ngram": NGRAM, "question_similarity": QUESTION_SIMILARITY, "checked": self.checked,
                 "dropped": self.dropped, "reasons": self.reasons, "examples": self.examples,
-                "trained_on_leaked": 0, "eval_suites": self.suites_hash}
+                "eval_suites": self.suites_hash}
 
     def summary(self) -> str:
         total = sum(self.dropped.values())

@@ -212,10 +212,7 @@ class Assistant:
         if variant == "extract" or self.generation.backend == "openai":
             return None
         answer = Answer(text="", variant=variant, build_id=self.build_id, question=question)
-        hits = None
-        if uses_retrieval(variant):
-            with self._retrieval_lock:
-                hits = self.kb.search(retrieval_query(question, history), k=self.retrieval.get("k"), mode=self.retrieval.get("mode"))
+        hits = self._search(retrieval_query(question, history)) if uses_retrieval(variant) else None
         tokenizer, window, loaded = self._tokenizer(variant)
         messages, _ = self._fit(answer, tokenizer, window, question, history, hits)
         return _backends.first_token_probabilities(loaded, messages, options)
@@ -239,8 +236,7 @@ class Assistant:
         hits = None
         if uses_retrieval(variant):
             answer.retrieval_query = retrieval_query(question, history)
-            with self._retrieval_lock:
-                hits = self.kb.search(answer.retrieval_query, k=self.retrieval.get("k"), mode=self.retrieval.get("mode"))
+            hits = self._search(answer.retrieval_query)
             answer.hits = list(hits)
             answer.max_similarity = max((float(h.similarity) for h in hits), default=None)
             answer.threshold = self.threshold
@@ -255,6 +251,11 @@ class Assistant:
             return
         pieces, stats, used = self._generate(answer, question, history, hits, started)
         yield from self._finish(answer, pieces, started, stats, used)
+
+    def _search(self, query: str) -> list:
+        """The knowledge base's hits for one turn, with the served k and search mode."""
+        with self._retrieval_lock:
+            return self.kb.search(query, k=self.retrieval.get("k"), mode=self.retrieval.get("mode"))
 
     def _weights(self, variant: str) -> tuple[str, str | None]:
         """(model weights, adapter) that answer for `variant`; `extract` reads the base tokenizer only."""

@@ -38,7 +38,6 @@ QUESTION_SIMILARITY = 0.85  # cosine at or above this: possibly the same questio
 SAME_ANSWER_F1 = 0.5  # ... and it is when the answers overlap this much (evals' token F1)
 
 
-
 @dataclass
 class EvalTexts:
     """What must stay out of training: every eval question and every reference answer."""
@@ -92,7 +91,7 @@ class LeakChecker:
         for text in [*evals.questions, *evals.references]:
             self.grams |= _grams(text)
         self.questions = {normalize_answer(q) for q in evals.questions}
-        self.answers = list(evals.answers) or [""] * len(evals.questions)
+        self.answers = evals.answers
         self.encode = encode
         self.vectors = encode(evals.questions) if encode is not None and evals.questions else None
 

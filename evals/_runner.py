@@ -509,11 +509,10 @@ def _split_note(split: str, n_split: int, n_all: int, share: float) -> str:
 def _leakage_notes(assistant, suite_path: Path) -> list[str]:
     """A warning when the build being evaluated trained on text from these eval questions."""
     folder = getattr(assistant, "folder", None)
-    data_dir = Path(folder) / "build" if folder is not None else None
-    if data_dir is None or not (data_dir / "data").is_dir():
+    build_dir = Path(folder) / "build" if folder is not None else None
+    if build_dir is None or not (build_dir / "data").is_dir():
         return []
-    texts = read_eval_texts(Path(suite_path))
-    leaked = leaked_in_build(data_dir, texts)
+    leaked = leaked_in_build(build_dir, read_eval_texts(Path(suite_path)))
     if not leaked:
         return []
     return [f"WARNING: the build trained on {leaked} texts that share a 13-word run with these eval questions or answers "

@@ -196,12 +196,16 @@ def test_splits_are_fixed_by_id_and_partition_the_suite():
 
 # --- 9. leakage ---------------------------------------------------------------------------------
 
+def checker_for(folder, embedder, rows: list[dict]) -> LeakChecker:
+    """A LeakChecker over a suite of `rows` written to folder/evals/s.jsonl."""
+    write_suite(folder / "evals" / "s.jsonl", [{"answer_type": "free", **r} for r in rows])
+    return LeakChecker(read_eval_texts(folder / "evals"), embedder.encode)
+
+
 def test_leak_checker_finds_copied_answers_and_asked_questions(tmp_path, embedder):
-    write_suite(tmp_path / "evals" / "s.jsonl", [
+    checker = checker_for(tmp_path, embedder, [
         {"id": "a", "question": "What are the symptoms of Extragonadal Germ Cell Tumors?",
-         "answer": "Signs and symptoms of extragonadal germ cell tumors include breathing problems and chest pain.",
-         "answer_type": "free"}])
-    checker = LeakChecker(read_eval_texts(tmp_path / "evals"), embedder.encode)
+         "answer": "Signs and symptoms of extragonadal germ cell tumors include breathing problems and chest pain."}])
     copied = "As noted, signs and symptoms of extragonadal germ cell tumors include breathing problems and chest pain."
     assert checker.text_leaks(copied)
     assert not checker.text_leaks("Signs and symptoms include breathing problems.")  # a short shared phrase is not a copy
@@ -212,11 +216,9 @@ def test_the_data_stage_drops_every_leaked_item_and_counts_it(tmp_path, embedder
     from builder._inputs import Conversation, PreferencePair
     from builder._leakage import LeakReport, drop_leaks
 
-    write_suite(tmp_path / "evals" / "s.jsonl", [
+    checker = checker_for(tmp_path, embedder, [
         {"id": "a", "question": "Who is at risk for DIC?",
-         "answer": "People who have sepsis, surgery and trauma, cancer or serious complications of pregnancy are most likely to develop DIC.",
-         "answer_type": "free"}])
-    checker = LeakChecker(read_eval_texts(tmp_path / "evals"), embedder.encode)
+         "answer": "People who have sepsis, surgery and trauma, cancer or serious complications of pregnancy are most likely to develop DIC."}])
     leaked_answer = ("People who have sepsis, surgery and trauma, cancer or serious complications of pregnancy "
                      "are most likely to develop DIC.")
     convs = [
@@ -286,11 +288,9 @@ def test_results_record_the_evidence_each_variant_was_given(folder, embedder):
 def test_a_close_question_is_a_leak_only_when_answered_alike(tmp_path, embedder):
     """Same condition, another aspect ("How to diagnose X?" vs "What are the symptoms of X?") is
     close by embedding but not the eval item; the same question answered alike is."""
-    write_suite(tmp_path / "evals" / "s.jsonl", [
-        {"id": "a", "question": "What are the symptoms of aneurysm?", "answer": "Pain in the chest and back.",
-         "answer_type": "free"},
+    checker = checker_for(tmp_path, embedder, [
+        {"id": "a", "question": "What are the symptoms of aneurysm?", "answer": "Pain in the chest and back."},
         {"id": "b", "question": "Do you treat horses?", "answer": "", "answer_type": "decline"}])
-    checker = LeakChecker(read_eval_texts(tmp_path / "evals"), embedder.encode)
     questions = ["What are the symptoms of an aneurysm, then?"] * 2 + ["Do you treat horses, please?"]
     answers = [["An aneurysm is diagnosed with a scan."], ["Pain in the chest and the back."], ["No."]]
     assert checker.questions_leak(questions, answers) == [False, True, True]
