@@ -25,15 +25,6 @@ copy() {  # copy() DEST WITH_DATA
     if [ "$2" = yes ]; then cp -r "$shared/$domain/data" "$dest/"; fi
     cat > "$dest/assistant.yaml" <<EOF
 name: ${domain^} reference assistant
-builder:
-  sft:
-    max_length: 512
-  dpo:
-    lr_sweep: [1.0]
-  synthesize:
-    max_examples: 200
-generation:
-  max_new_tokens: 160
 EOF
 }
 

@@ -314,7 +314,7 @@ def _drop_leaks(b: _Build, evals, convs: list, pairs: list, feedback: list) -> t
 
 
 def _stage_data(b: _Build) -> tuple[dict, str]:
-    from ._data import render_eval, render_pairs, render_train, split_conversations, warn_truncated
+    from ._data import decline_pairs, render_eval, render_pairs, render_train, split_conversations, warn_truncated
     from ._inputs import load_conversations, load_preferences
 
     cfg, notes = b.cfg, []
@@ -351,8 +351,10 @@ def _stage_data(b: _Build) -> tuple[dict, str]:
     train_rows, train_stats = render_train(train, b.kb, cfg, b.tokenizer)
     eval_rows, eval_stats = render_eval(held_out, b.kb, cfg, b.tokenizer)
     pair_rows, pair_stats = render_pairs(pairs + feedback, b.kb, cfg, b.tokenizer)
+    declines = decline_pairs(train_rows, cfg)
+    pair_rows += declines
     warn_truncated(train_stats, "training conversations", cfg.builder.sft.max_length, "builder.sft.max_length")
-    warn_truncated(pair_stats, "preference pairs", cfg.builder.dpo.max_length, "builder.dpo.max_length")
+    warn_truncated(pair_stats, "preference pairs", cfg.builder.sft.max_length, "builder.sft.max_length")
     if is_main_process():
         write_jsonl(b.data_dir / "sft_train.jsonl", train_rows)
         write_jsonl(b.data_dir / "sft_eval.jsonl", eval_rows)
@@ -360,14 +362,19 @@ def _stage_data(b: _Build) -> tuple[dict, str]:
     info = {
         "conversations": len(convs), "train": len(train_rows), "held_out": len(eval_rows),
         "train_contexts": train_stats.to_dict(), "eval_contexts": eval_stats.to_dict(),
-        "pairs": {"user": len(pairs), "feedback": len(feedback)}, "pair_contexts": pair_stats.to_dict(),
+        "pairs": {"user": len(pairs), "feedback": len(feedback), "decline": len(declines)}, "pair_contexts": pair_stats.to_dict(),
         "feedback_skipped": len(skipped), "notes": notes, "synthesized": synth_info, "leakage": leakage,
     }  # fmt: skip
     s = train_stats
+    per_row = s.distractors / s.oracle if s.oracle else 0.0
     msg = (
-        f"{len(train_rows)} train / {len(eval_rows)} held-out conversations (RAFT: {s.oracle} with the answering chunk, "
-        f"{s.distractor_only} distractors only -> decline, {s.no_oracle} plain retrieval); "
-        f"{len(pairs)} preference pairs + {len(feedback)} app votes"
+        f"{len(train_rows)} train / {len(eval_rows)} held-out conversations. RAFT mix: {s.oracle} with the answering passage "
+        f"among {per_row:.1f} distractors on average ({s.oracle_inserted} put in where retrieval missed it), "
+        f"{s.distractor_only} distractors-only from other documents -> decline ({s.distractor_only / max(1, s.rows):.0%}), "
+        f"{s.no_oracle} with no answering passage found (top-ranked evidence kept). "
+        f"Answer truncations: {len(s.truncated) + len(eval_stats.truncated)}; evidence trimmed to fit in {s.evidence_trimmed} rows; "
+        f"{s.answers_shortened} answers over {cfg.generation.max_new_tokens} tokens ended at a sentence; "
+        f"{len(pairs)} preference pairs + {len(feedback)} app votes + {len(declines)} answer-vs-decline pairs"
     )
     if leakage["dropped"]:
         msg += f"; leakage: dropped {sum(leakage['dropped'].values())} items holding an eval question or answer"

@@ -40,10 +40,12 @@ class SFTConfig(BaseModel):
         default = (4, 1) if gpu else (1, 2)
         return (self.batch_size or default[0], self.gradient_accumulation or default[1])
     max_length: int = Field(
-        640,
+        1280,
         ge=64,
-        description="Longest training sequence in tokens. Retrieved context is trimmed (lowest-ranked chunks first) to fit; "
-        "examples still longer are truncated and counted.",
+        description="Longest training row in tokens. The answer (up to generation.max_new_tokens) is reserved first, then the "
+        "evidence (chat.evidence_tokens) and the conversation are fitted around it as serving fits them; a row still longer is "
+        "counted as truncated in the build log. 1280 holds the system prompt, 896 tokens of evidence, the question and a "
+        "200-token answer.",
     )
     packing: bool = Field(True, description="Pack examples padding-free into rows; much faster on CPU, same loss.")
     gradient_checkpointing: bool = Field(
@@ -101,7 +103,9 @@ class BuilderConfig(BaseModel):
     lora_target_modules: list[str] | Literal["all-linear"] = Field("all-linear", description="Layers that get adapters.")
     eval_split: float = Field(0.1, ge=0, lt=0.5, description="Share of conversations held out for eval loss and F1.")
     raft_distractor_only: float = Field(
-        0.2, ge=0, le=1, description="Share of examples whose context holds only distractors (RAFT), teaching 'not in the documents'."
+        0.1, ge=0, le=0.5, description="Share of examples whose evidence holds only distractors from other documents (RAFT), "
+        "with the decline message as the answer: teaches 'not in the documents' without teaching to decline whenever the "
+        "best passage is an imperfect match."
     )
     seed: int = Field(42, description="Seeds the split, the RAFT choice of examples, sampling and training.")
     min_conversations: int = Field(8, ge=2, description="Fewest usable conversations SFT trains on; fewer is an error naming this key.")

@@ -19,6 +19,7 @@ from chat._guardrails import compile_rules, decline_text, document_titles, match
 from chat._extract import extract_answer
 from chat._types import VARIANTS, Answer, Token, uses_retrieval
 from chat.config import ChatConfig, GenerationConfig
+from chat.evidence import select_evidence
 from chat.manifest import MANIFEST_NAME, read_manifest
 from chat.models import resolve_model
 from chat.prompt import fit_messages, format_context, retrieval_query
@@ -289,8 +290,8 @@ class Assistant:
         kept = history[-self.chat.history_turns:] if self.chat.history_turns else []
         system = self.chat.system_prompt.replace("{name}", self.name)
         conversation = [*kept, {"role": "user", "content": question}]
-        chunks = None if hits is None else [h.chunk for h in hits]
-        messages, dropped = fit_messages(tokenizer, system, conversation, chunks, budget)
+        passages = None if hits is None else select_evidence(tokenizer, question, [h.chunk for h in hits], self.chat.evidence_tokens)
+        messages, dropped = fit_messages(tokenizer, system, conversation, passages, budget)
         if trained and (dropped["chunks"] or dropped["history_messages"]):
             dropped["notices"].append(f"the prompt is held to the {trained} tokens of context the tuned model was trained on (builder.sft.max_length)")
         dropped["history_messages"] += len(history) - len(kept)
@@ -298,11 +299,12 @@ class Assistant:
             dropped["notices"].insert(0, f"kept the last {len(kept)} of {len(history)} earlier messages (chat.history_turns)")
         used = None
         if hits is not None:
-            used = list(hits[: len(chunks) - len(dropped["chunks"])])  # the budget drops from the end
+            shown = passages[: len(passages) - len(dropped["chunks"])]  # the budget drops from the end
+            used = [hits[p.index] for p in shown]
             answer.chunk_ids = [h.chunk.id for h in used]
-            context = format_context([h.chunk for h in used])
-            answer.evidence = {"chunk_ids": list(answer.chunk_ids), "tokens": len(tokenizer.encode(context, add_special_tokens=False)),
-                               "budget": budget}
+            answer.passages = [p.text for p in shown]
+            answer.evidence = {"chunk_ids": list(answer.chunk_ids), "tokens": len(tokenizer.encode(format_context(shown), add_special_tokens=False)),
+                               "budget": self.chat.evidence_tokens, "prompt_budget": budget}
         answer.dropped = dropped
         return messages, used
 
@@ -319,7 +321,7 @@ class Assistant:
         """The no-model floor: the evidence's best sentences for the question (chat._extract)."""
         tokenizer, window, _ = self._tokenizer("extract")
         _, used = self._fit(answer, tokenizer, window, question, history, hits)
-        text = extract_answer(question, [h.chunk.text for h in used or []])
+        text = extract_answer(question, answer.passages or [])
         if not text:
             answer.declined = True
             text = self._decline_text(hits)

@@ -61,6 +61,7 @@ class Answer:
     # chunk ids and token count, the model's own text (before Tailor added a marker or the
     # disclaimer) and the markers Tailor added, if any.
     evidence: dict = field(default_factory=dict)
+    passages: list[str] = field(default_factory=list)  # the text of each passage shown, [1]..[n] (chat.evidence)
     own_text: str | None = None
     attributed: list[int] | None = None  # the markers Tailor added, when the model wrote none
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Protocol, Sequence
 
-PROMPT_FORMAT_VERSION = 1
+PROMPT_FORMAT_VERSION = 2  # 2: passages (chat.evidence) labelled with their document title
 
 CONTEXT_RULES = (
     "The text between <documents> and </documents> is reference material retrieved from the "
@@ -36,10 +36,13 @@ def _defuse(text: str) -> str:
 
 
 def format_context(chunks: Sequence[ContextChunk]) -> str:
-    """Number the chunks [1]..[k] in rank order; an empty list says so, so the model learns to decline."""
+    """Number the passages [1]..[k] in the order given, each with its title and file; an empty
+    list says so, so the model learns to decline."""
+    from chat.evidence import passage_label
+
     if not chunks:
         return "<documents>\n(no documents matched the question)\n</documents>"
-    parts = [f"[{i}] ({source_label(c)})\n{_defuse(c.text.strip())}" for i, c in enumerate(chunks, start=1)]
+    parts = [f"[{i}] ({passage_label(c)})\n{_defuse(c.text.strip())}" for i, c in enumerate(chunks, start=1)]
     return "<documents>\n" + "\n\n".join(parts) + "\n</documents>"
 
 
@@ -87,13 +90,16 @@ def fit_messages(
     history: Sequence[dict],
     chunks: Sequence[ContextChunk] | None,
     max_tokens: int,
+    keep: int | None = None,
 ) -> tuple[list[dict], dict]:
     """`build_messages`, cut to fit `max_tokens` prompt tokens; returns (messages, dropped).
 
-    What goes, in order, until the prompt fits: the oldest turns of the conversation (a user
-    message together with the answer that followed it), then the lowest-ranked chunks, whole
-    (a chunk cut in the middle could lose the very fact it was retrieved for), and last the
-    middle of the question itself. The latest question always stays. `dropped` reports it all:
+    Training rows and serving both fit this way. The evidence was already held to its own
+    budget (chat.evidence), so what goes first, until the prompt fits, is the oldest turns of
+    the conversation (a user message together with the answer that followed it), then the last
+    passages, whole (never the one at position `keep`: a training row's answering passage),
+    and last the middle of the question itself. The latest question always stays. `dropped`
+    reports it all:
     {"history_messages": n, "chunks": [ids], "question_tokens": n, "notices": [text]}.
     """
     history = [dict(m) for m in history]
@@ -111,21 +117,24 @@ def fit_messages(
             del history[0]
             dropped["history_messages"] += 1
         total = size()
-    while total > max_tokens and chunks:
-        gone = chunks.pop()
+    while total > max_tokens and chunks and [i for i in range(len(chunks)) if i != keep]:
+        at = max(i for i in range(len(chunks)) if i != keep)
+        if keep is not None and at < keep:
+            keep -= 1
+        gone = chunks.pop(at)
         dropped["chunks"].append(getattr(gone, "id", None) or source_label(gone))
         total = size()
     if total > max_tokens and history:
         question = history[-1]["content"]
         n_question = len(tokenizer.encode(question, add_special_tokens=False))
-        keep = max(0, n_question - (total - max_tokens) - 8)  # 8: room for the cut marker
+        kept = max(0, n_question - (total - max_tokens) - 8)  # 8: room for the cut marker
         while True:
-            history[-1]["content"] = _shorten(tokenizer, question, keep)
+            history[-1]["content"] = _shorten(tokenizer, question, kept)
             total = size()
-            if total <= max_tokens or keep == 0:
+            if total <= max_tokens or kept == 0:
                 break
-            keep = max(0, keep - (total - max_tokens) - 4)
-        dropped["question_tokens"] = n_question - keep
+            kept = max(0, kept - (total - max_tokens) - 4)
+        dropped["question_tokens"] = n_question - kept
     if dropped["history_messages"]:
         dropped["notices"].append(f"left out the {dropped['history_messages']} oldest messages of the conversation to fit the {max_tokens}-token prompt budget")
     if dropped["chunks"]:
@@ -137,12 +146,32 @@ def fit_messages(
     return build_messages(system_prompt, history, chunks), dropped
 
 
+_REFERS_BACK = re.compile(
+    r"^\s*(?:and|or|but|also|so|then|what about|how about|what if|same)\b"  # "And on Sunday?", "What about parking?"
+    r"|\b(?:it|its|it's|this|those|these|they|them|their|he|she|him|her|his)\b",  # not "that"/"there": "Is there parking?"
+    re.IGNORECASE,
+)
+
+
+def refers_back(question: str) -> bool:
+    """Whether a question leans on the conversation before it: it opens like a follow-up ("And
+    on Sunday?", "What about parking?"), points back with a pronoun ("How much does it cost?"),
+    or names nothing by itself ("Why?", "How much?")."""
+    from chat._extract import _terms
+
+    return bool(_REFERS_BACK.search(question)) or not _terms(question)
+
+
 def retrieval_query(question: str, history: Sequence[dict], turns: int = 1) -> str:
-    """The text searched for one turn: the question plus the user's previous `turns` messages.
+    """The text searched for one turn: the question alone, unless it refers back to the
+    conversation (`refers_back`); then the question with the user's previous `turns` messages.
 
     A follow-up such as "and on weekends?" names nothing by itself; searched together with
-    the question before it ("when do you open?") it finds the opening-hours document. The
-    question comes last and the older messages are few, so a change of topic still steers it.
+    the question before it ("when do you open?") it finds the opening-hours document. A
+    question that stands alone ("Is parking free?" after a question on opening hours) is
+    searched alone, so the previous topic cannot crowd out the new one.
     """
-    previous = [m["content"] for m in history if m.get("role") == "user"][-turns:] if turns else []
+    if not turns or not refers_back(question):
+        return question
+    previous = [m["content"] for m in history if m.get("role") == "user"][-turns:]
     return "\n".join([*previous, question])

@@ -38,8 +38,12 @@ def _chunk(hit):
 
 
 def context_hits(answer) -> list:
-    """The hits the model was actually shown, numbered [1].. in the prompt: chat drops the
-    lowest-ranked chunks when the prompt is over budget, so those cannot be cited."""
+    """The hits the model was actually shown, numbered [1].. in the prompt (`Answer.chunk_ids`):
+    chat leaves out chunks when the prompt is over budget, so those cannot be cited."""
+    shown = getattr(answer, "chunk_ids", None)
+    if shown:
+        by_id = {getattr(_chunk(h), "id", None): h for h in (getattr(answer, "hits", None) or [])}
+        return [by_id[i] for i in shown if i in by_id]
     dropped = set((getattr(answer, "dropped", None) or {}).get("chunks") or [])
     return [h for h in (getattr(answer, "hits", None) or []) if getattr(_chunk(h), "id", None) not in dropped]
 
@@ -130,7 +134,8 @@ def score_answer(
         scores.update(cites)
         scores["attributed"] = float(bool(getattr(answer, "attributed", None)))
         if grounder is not None and hits:
-            g = grounder.score(own, [_chunk(h).text for h in hits])
+            shown = getattr(answer, "passages", None) or [_chunk(h).text for h in hits]  # what the prompt held of each
+            g = grounder.score(own, list(shown))
             if g is not None:
                 scores["context_support"] = g
     if answered and not item.is_decline and grounder is not None and gold_texts:

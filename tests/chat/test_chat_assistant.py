@@ -247,7 +247,7 @@ def test_every_evidence_variant_sees_the_same_evidence_within_the_trained_length
     assert tuned.dropped["chunks"] and 0 < len(tuned.chunk_ids) < 3
     assert base.chunk_ids == tuned.chunk_ids == extract.chunk_ids
     assert base.evidence == tuned.evidence == extract.evidence
-    assert base.evidence["chunk_ids"] == tuned.chunk_ids and base.evidence["tokens"] > 0 and base.evidence["budget"] == 300
+    assert base.evidence["chunk_ids"] == tuned.chunk_ids and base.evidence["tokens"] > 0 and base.evidence["prompt_budget"] == 300
     assert any("300 tokens of context the tuned model was trained on" in n for n in tuned.dropped["notices"])
     unlimited = Assistant(name="T", base_model=tiny_model_dir, tuned_model=tiny_model_dir, kb=fake_kb, retrieval={"k": 3})
     assert len(run(unlimited, "When do you open on Saturday?", variant="tuned+rag")[1].chunk_ids) == 3
