@@ -101,14 +101,15 @@ def best_passage(tokenizer, question: str, text: str, limit: int) -> str:
         top = max(range(len(spans)), key=lambda i: (scores[i], -i))
         return _cut(tokenizer, text[spans[top][0]:spans[top][1]], limit)
     lo, hi = best
+    while lo < hi and scores[lo] == 0:  # start at the first sentence that holds the question's words,
+        lo += 1
+    while hi + 1 < len(spans) and sum(sizes[lo:hi + 2]) <= limit:  # and fill the share with what follows it
+        hi += 1
     body = text[spans[lo][0]:spans[hi][1]]
-    if lo > 0 and sizes[0] <= HEADER_TOKENS:
-        # Keep the heading or table header above the passage when it still fits, dropping
-        # the passage's last sentences if need be: a table row means nothing without its columns.
-        while hi > lo and sum(sizes[lo:hi + 1]) + sizes[0] + 2 > limit:
-            hi -= 1
-        if sum(sizes[lo:hi + 1]) + sizes[0] + 2 <= limit:
-            body = text[spans[0][0]:spans[0][1]] + GAP + text[spans[lo][0]:spans[hi][1]]
+    if lo > 0 and sizes[0] <= HEADER_TOKENS and sum(sizes[lo:hi + 1]) + sizes[0] + 2 <= limit:
+        # The heading or table header above the passage, when it fits: a table row means
+        # nothing without its columns.
+        body = text[spans[0][0]:spans[0][1]] + GAP + body
     return body
 
 

@@ -52,12 +52,12 @@ builder:
   eval_max_new_tokens: 8
   sft:
     epochs: 1
-    max_length: 256
+    max_length: 512
     batch_size: 2
     learning_rate: 0.005
     checkpoint_steps: 1
   dpo:
-    max_length: 256
+    max_length: 512
     batch_size: 2
     learning_rate: 0.005
     lr_sweep: [1.0]

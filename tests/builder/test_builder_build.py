@@ -172,20 +172,51 @@ def test_raft_contexts(built, tokenizer):
     cfg.builder.raft_distractor_only = 0.0
     rows, stats = render_train(convs, kb, cfg, tokenizer)
     assert stats.oracle == len(convs)  # every answer is a sentence of the documents
+    assert not stats.truncated and stats.to_dict()["truncated"] == 0  # the answer is reserved first, never cut
     assert all(r["reference"] in r["messages"][0]["content"] for r in rows)
-    for r in rows:  # the target answer cites the chunk that holds it, by its number in the context
+    cited = []
+    for r in rows:  # the target answer cites the passage that holds it, by its number in the context
         n = int(r["messages"][-1]["content"].rsplit("[", 1)[1].rstrip("]"))
         block = r["messages"][0]["content"].split(f"[{n}] (", 1)[1].split("\n[", 1)[0]
         assert r["reference"] in block
+        cited.append(n)
+    assert stats.distractors > 0 and len(set(cited)) > 1  # among distractors, and not always at [1]
     cfg.builder.raft_distractor_only = 1.0
     rows, stats = render_train(convs, kb, cfg, tokenizer)
     assert stats.distractor_only == len(convs)
     for row, conv in zip(rows, convs):
         assert row["messages"][-1]["content"] == cfg.chat.decline_message
-        assert conv.messages[-1]["content"] not in row["messages"][0]["content"]
-        assert "<documents>" in row["messages"][0]["content"]
+        context = row["messages"][0]["content"]
+        assert conv.messages[-1]["content"] not in context
+        assert "<documents>" in context and "[1] (" in context
+        # the distractors come from other documents than the one holding the answer
+        oracle_doc = kb.search(conv.messages[-1]["content"], k=1)[0].chunk.source
+        assert f"{oracle_doc})" not in context and f"({oracle_doc}" not in context
 
 
+def test_a_training_row_holds_the_evidence_serving_gives(built, tokenizer, tiny_model_dir):
+    """One evidence policy: the held-out row for a question and the prompt chat builds for it hold
+    the same passages, in the same words."""
+    from builder._data import render_eval
+    from builder._inputs import load_conversations
+    from chat import Answer, Assistant
+    from knowledge import load_index
+
+    folder, _ = built
+    cfg = load_config(folder)
+    kb = load_index(folder / "build" / "index")
+    convs = load_conversations(folder / "data" / "conversations.jsonl")[:4]
+    rows, stats = render_eval(convs, kb, cfg, tokenizer)
+    assistant = Assistant(name=cfg.name, base_model=tiny_model_dir, kb=kb, chat=cfg.chat,
+                          retrieval={"k": cfg.knowledge.top_k, "mode": cfg.knowledge.search_mode})
+    tok, window, _ = assistant._tokenizer("extract")
+    for conv, row in zip(convs, rows):
+        question = conv.messages[-2]["content"]
+        hits = assistant._search(question)
+        answer = Answer(text="", variant="base+rag", question=question)
+        messages, _ = assistant._fit(answer, tok, window, question, [], hits)
+        served, trained = messages[0]["content"], row["prompt"][0]["content"]
+        assert served == trained, "\n".join(__import__("difflib").unified_diff(served.splitlines(), trained.splitlines(), lineterm=""))
 def test_gguf_export_loads_back(built_copy):
     path = export_gguf(built_copy, load_config(built_copy))
     assert path.exists() and path.suffix == ".gguf" and path.stat().st_size > 1000

@@ -87,3 +87,17 @@ def test_retrieval_query_carries_the_previous_question():
     assert retrieval_query("and on weekends?", history) == "When do you open on Monday?\nand on weekends?"
     assert retrieval_query("and on weekends?", []) == "and on weekends?"
     assert retrieval_query("q", history, turns=0) == "q"
+
+
+def test_a_question_that_stands_alone_is_searched_alone():
+    """A change of topic: the previous question must not crowd out the new one."""
+    history = [{"role": "user", "content": "What time do you open on Saturday?"}, {"role": "assistant", "content": "At 9:00 [1]."}]
+    assert retrieval_query("Is parking free?", history) == "Is parking free?"
+    assert retrieval_query("Is there parking?", history) == "Is there parking?"
+    assert retrieval_query("What are the symptoms of diabetes?", history) == "What are the symptoms of diabetes?"
+
+
+def test_a_question_that_refers_back_is_searched_with_the_conversation():
+    history = [{"role": "user", "content": "What time do you open on Saturday?"}, {"role": "assistant", "content": "At 9:00 [1]."}]
+    for follow_up in ("And on Sunday?", "What about weekdays?", "How much does it cost?", "Why?"):
+        assert retrieval_query(follow_up, history) == f"What time do you open on Saturday?\n{follow_up}"

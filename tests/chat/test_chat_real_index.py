@@ -68,3 +68,11 @@ def test_an_answer_without_markers_is_attributed_to_the_chunk_that_supports_it(r
     reply["text"] = "On Saturday we open at 9:00 [1]."
     answer = assistant.answer("When are you open on Saturday?")
     assert answer.text == reply["text"] and [(c.n, c.attributed) for c in answer.sources] == [(1, False)]
+
+
+def test_a_change_of_topic_retrieves_the_new_topic(real_kb, tiny_model_dir):
+    history = [{"role": "user", "content": "What time do you open on Saturday?"},
+               {"role": "assistant", "content": "At 9:00 [1]."}]
+    answer = make(real_kb, tiny_model_dir).answer("Is parking free?", history=history)
+    assert answer.retrieval_query == "Is parking free?"
+    assert answer.hits[0].chunk.source == "parking.md" and "hours.md" not in answer.chunk_ids[:1]
