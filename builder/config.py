@@ -68,7 +68,10 @@ class DPOConfig(BaseModel):
     )
     beta: float = Field(0.1, gt=0, description="Strength of the pull towards the SFT model; lower lets preferences move it more.")
     batch_size: int = Field(4, ge=1, description="Preference pairs per step.")
-    max_length: int = Field(512, ge=64, description="Longest prompt + answer in tokens; context is trimmed to fit, as for SFT.")
+    max_length: int = Field(
+        1280, ge=64, description="Longest prompt + answer in tokens. Pairs carry the same evidence as SFT rows, fitted into "
+        "sft.max_length; keep this at least as long so TRL never cuts them."
+    )
     max_pairs: int = Field(8, ge=1, description="Cap on training pairs per run (a seeded sample, sources kept in proportion); each pair costs ~4 forward passes.")
     eval_pairs: int = Field(6, ge=1, description="Pairs held out to measure reward accuracy and margin for the learning-rate choice.")
     auto_pairs: bool = Field(True, description="Also make pairs from the SFT model's own answers that disagree with the reference.")
