@@ -36,9 +36,14 @@ _FUNCTION_WORDS = frozenset(
     "those to was we were what when where which who whom whose why will with would you your yes also about after "
     "before between during over under per vs".split()
 )
+# Capitalised for the calendar, not because they name something the documents must hold.
+_CALENDAR = frozenset(
+    "january february march april may june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday".split()
+)
 MIN_RARE_LENGTH = 5  # shorter words split into pieces are mostly abbreviations or fragments, not names
 PAIR_PREFIX = 5  # letters of each word compared in a multi-word name: forgives -s, -an, -ian endings
-TITLE_CASE_SHARE = 0.6
+TITLE_CASE_SHARE = 0.5  # a question capitalising this share of its grammar words is Title Case: capitals say nothing
 # A word in at most this share of the chunks marks what a question is about: "pneumonia" anchors
 # "...diagnosis of nosocomial pneumonia..." to the pneumonia abstract although "nosocomial" is
 # not in it. 0.02 is 16 of the 806 chunks of the shared clinic data; see docs/EVALUATION.md.
@@ -145,9 +150,13 @@ def distinctive_terms(question: str, wordpiece: dict | None = None) -> list[Term
     years and rare words. The first word of each sentence counts as a name only when it is
     rare, since every sentence starts with a capital."""
     sentences = [s for s in _SENTENCE_END.split(question) if s.strip()]
-    inner = [w for s in sentences for w in tokens(s)[1:]]
-    alpha = [w for w in inner if w.isalpha() and not w.isupper() and w.lower() not in _FUNCTION_WORDS]
-    title_case = len(alpha) >= 4 and sum(w[:1].isupper() for w in alpha) >= TITLE_CASE_SHARE * len(alpha)
+    # Title Case ("What Are The Symptoms Of ...", "Does Sensation Return to the Nasal Tip?")
+    # capitalises grammar words, which a sentence never does, or every other word.
+    inner = [w for s in sentences for w in tokens(s)[1:] if w.isalpha() and len(w) > 1 and not w.isupper()]
+    grammar = [w for w in inner if w.lower() in _FUNCTION_WORDS]
+    content = [w for w in inner if w.lower() not in _FUNCTION_WORDS and w.lower() not in _CALENDAR]
+    title_case = (bool(grammar) and sum(w[:1].isupper() for w in grammar) >= TITLE_CASE_SHARE * len(grammar)) or (
+        len(content) >= 3 and all(w[:1].isupper() for w in content))
     terms: list[Term] = []
     for sentence in sentences:
         run: list[str] = []
@@ -168,7 +177,7 @@ def distinctive_terms(question: str, wordpiece: dict | None = None) -> list[Term
 
 def _kind(word: str, initial: bool, title_case: bool, wordpiece: dict | None) -> str | None:
     low = word.lower()
-    if low in _FUNCTION_WORDS:
+    if low in _FUNCTION_WORDS or low in _CALENDAR:
         return None
     if word.isdigit():
         return "year" if _YEAR.fullmatch(word) else None
@@ -194,9 +203,9 @@ class CoverageCheck:
         self._lock = threading.Lock()
         tokenizer = getattr(getattr(kb, "embedder", None), "_tokenizer", None)
         try:
-            self._wordpiece = tokenizer.get_vocab() if tokenizer is not None else None
+            self.wordpiece = tokenizer.get_vocab() if tokenizer is not None else None
         except (AttributeError, TypeError):
-            self._wordpiece = None
+            self.wordpiece = None
 
     @property
     def vocabulary(self) -> Vocabulary:
@@ -208,7 +217,7 @@ class CoverageCheck:
     def missing(self, question: str, hits=()) -> list[Term]:
         """The question's distinctive terms the documents do not hold (none: the question passes)."""
         vocab = self.vocabulary
-        terms = distinctive_terms(question, self._wordpiece)
+        terms = distinctive_terms(question, self.wordpiece)
         absent = [t for t in terms if not _covered(t, vocab)]
         if not absent:
             return []
@@ -226,7 +235,7 @@ class CoverageCheck:
         if any(t not in absent and all(w in evidence for w in t.words) for t in terms):
             return True
         missing = {w for t in absent for w in t.words}
-        limit = max(1, ANCHOR_SHARE * vocab.n_chunks)
+        limit = ANCHOR_SHARE * vocab.n_chunks  # below 1/ANCHOR_SHARE chunks no word is rare enough to say
         words = normalise([w for w in tokens(question) if w.lower() not in _FUNCTION_WORDS and not w.isdigit()])
         return any(w not in missing and w in evidence and vocab.df[w] <= limit for w in words)
 
@@ -294,15 +303,19 @@ def _near(word: str, vocab: Vocabulary) -> bool:
 
 
 def _edit_distance(a: str, b: str, limit: int) -> int:
-    """Levenshtein distance, giving up (returning limit + 1) once it must exceed `limit`."""
+    """Edit distance counting a swap of neighbouring letters as one edit ("typhiod" is one from
+    "typhoid"), giving up (returning limit + 1) once it must exceed `limit`."""
     if abs(len(a) - len(b)) > limit:
         return limit + 1
-    previous = list(range(len(b) + 1))
+    before, previous = None, list(range(len(b) + 1))
     for i, ca in enumerate(a, start=1):
         current = [i]
         for j, cb in enumerate(b, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if before is not None and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, before[j - 2] + 1)
+            current.append(cost)
         if min(current) > limit:
             return limit + 1
-        previous = current
+        before, previous = previous, current
     return previous[-1]
