@@ -810,7 +810,9 @@ def answer_footer(answer) -> str:
     if t.get("total_s") is not None:
         parts.append(f"total {t['total_s']:.2f} s")
     if answer.declined:
-        parts.append("declined: no support in the documents")
+        reason = getattr(answer, "decline_reason", None) or ""
+        why = reason.removeprefix("coverage: ") if reason.startswith("coverage") else "no support in the documents"
+        parts.append(f"declined: {why}")
     if getattr(answer, "escalation", None):
         parts.append(f"escalation: {answer.escalation}")
     if answer.build_id:

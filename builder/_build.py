@@ -205,8 +205,10 @@ def _key(b: _Build, stage: str) -> str:
     if stage == "dpo":
         return hash_json(["dpo", fp("sft"), fp("data"), bc.dpo.model_dump(), bc.eval_max_new_tokens, cfg.generation.repetition_penalty, bc.seed])
     if stage == "calibrate":
-        general = Path(__file__).parent / "data" / "general_questions.txt"
-        return hash_json(["calibrate", fp("index"), fp("data"), hash_file(b.conversations), hash_file(general), cfg.knowledge.top_k, cfg.knowledge.search_mode])
+        data = Path(__file__).parent / "data"
+        rules = Path(__file__).parent.parent / "chat" / "_coverage.py"  # the coverage check's rules are part of the gate
+        return hash_json(["calibrate", fp("index"), fp("data"), hash_file(b.conversations), hash_file(data / "general_questions.txt"),
+                          hash_file(data / "near_domain_entities.txt"), hash_file(rules), cfg.knowledge.top_k, cfg.knowledge.search_mode, bc.seed])
     if stage == "export":
         return hash_json(["export", fp("base"), fp("sft"), fp("dpo")])
     if stage == "evaluate":
@@ -441,11 +443,15 @@ def _stage_calibrate(b: _Build) -> tuple[dict, str]:
     synthesized = b.data_dir / "synth_conversations.jsonl"
     if not questions and synthesized.exists():  # documents-only: the synthesized questions are the in-domain set
         questions = [r["messages"][0]["content"] for r in read_jsonl(synthesized)]
-    cal = calibrate(b.kb, questions, b.cfg.knowledge.top_k, b.cfg.knowledge.search_mode)
+    cal = calibrate(b.kb, questions, b.cfg.knowledge.top_k, b.cfg.knowledge.search_mode, seed=b.cfg.builder.seed)
     s = cal.stats
     note = f"threshold {cal.threshold:.3f}"
     if "in_domain_answered" in s:
-        note += f" (answers {s['in_domain_answered']:.0%} of in-domain questions, declines {s['general_declined']:.0%} of general ones)"
+        note += f" (answers {s['in_domain_answered']:.0%} of in-domain questions, declines {s['general_declined']:.0%} of general ones"
+        if s.get("near_domain"):
+            near = f"{s['near_domain_declined_similarity']:.0%} by similarity, {s['near_domain_declined']:.0%} with the coverage check"
+            note += f" and of {s['near_domain']} near-domain ones {near}" if cal.coverage else f"; coverage check off: {cal.method.split('coverage check off: ')[-1]}"
+        note += ")"
     return cal.model_dump(), note
 
 

@@ -15,6 +15,7 @@ from typing import Callable, Iterator
 
 from chat import _backends
 from chat._citations import attribute, cited_numbers, resolve_citations
+from chat._coverage import CoverageCheck
 from chat._guardrails import compile_rules, decline_text, document_titles, match_escalation
 from chat._extract import extract_answer
 from chat._types import VARIANTS, Answer, Token, uses_retrieval
@@ -76,6 +77,7 @@ class Assistant:
         retrieval: dict | None = None,
         threshold: float = FALLBACK_DECLINE_THRESHOLD,
         threshold_method: str = FALLBACK_DECLINE_METHOD,
+        coverage: bool = True,
         build_id: str = RETRIEVAL_ONLY_BUILD_ID,
         folder: Path | None = None,
     ) -> None:
@@ -89,6 +91,8 @@ class Assistant:
         self.retrieval = dict(retrieval or {})
         self.threshold = threshold
         self.threshold_method = threshold_method
+        self.coverage = coverage
+        self._coverage = CoverageCheck(kb) if kb is not None else None
         self.build_id = build_id
         self.folder = folder
         _backends.check_openai_settings(self.generation)
@@ -143,6 +147,7 @@ class Assistant:
             retrieval=retrieval,
             threshold=manifest.decline.threshold if manifest.decline else FALLBACK_DECLINE_THRESHOLD,
             threshold_method=manifest.decline.method if manifest.decline else FALLBACK_DECLINE_METHOD,
+            coverage=manifest.decline.coverage if manifest.decline else True,
             build_id=build_id,
             folder=folder,
         )
@@ -242,8 +247,9 @@ class Assistant:
             answer.max_similarity = max((float(h.similarity) for h in hits), default=None)
             answer.threshold = self.threshold
             answer.timings["retrieval_s"] = time.perf_counter() - started
-            if answer.max_similarity is None or answer.max_similarity < self.threshold:
-                answer.declined = True
+            reason = self._decline_reason(question, answer.max_similarity, hits)
+            if reason is not None:
+                answer.declined, answer.decline_reason = True, reason
                 yield from self._finish(answer, iter([self._decline_text(hits)]), started, None, None)
                 return
 
@@ -252,6 +258,16 @@ class Assistant:
             return
         pieces, stats, used = self._generate(answer, question, history, hits, started)
         yield from self._finish(answer, pieces, started, stats, used)
+
+    def _decline_reason(self, question: str, best: float | None, hits) -> str | None:
+        """Why the documents cannot answer, or None: nothing retrieved is similar enough
+        ("similarity"), or the question names something no document mentions ("coverage: ...",
+        chat._coverage; the question alone is checked, not the conversation before it)."""
+        if best is None or best < self.threshold:
+            return "similarity"
+        if self.coverage and self._coverage is not None:
+            return self._coverage.reason(question, hits)
+        return None
 
     def _search(self, query: str) -> list:
         """The knowledge base's hits for one turn, with the served k and search mode."""
@@ -323,7 +339,7 @@ class Assistant:
         _, used = self._fit(answer, tokenizer, window, question, history, hits)
         text = extract_answer(question, answer.passages or [])
         if not text:
-            answer.declined = True
+            answer.declined, answer.decline_reason = True, "extract: no sentence of the evidence shares a word with the question"
             text = self._decline_text(hits)
         yield from self._finish(answer, iter([text]), started, None, used)
 

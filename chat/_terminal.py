@@ -16,6 +16,8 @@ def format_sources(answer: Answer) -> str:
     if answer.escalation:
         return f"(escalation rule '{answer.escalation}': no documents used)"
     if answer.declined:
+        if answer.decline_reason and answer.decline_reason.startswith("coverage"):
+            return f"(declined: {answer.decline_reason.removeprefix('coverage: ')})"
         best = f"{answer.max_similarity:.2f}" if answer.max_similarity is not None else "none"
         return f"(declined: best similarity {best} is below the threshold {answer.threshold:.2f})"
     if not answer.sources:

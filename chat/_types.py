@@ -45,6 +45,9 @@ class Citation:
 class Answer:
     text: str
     declined: bool = False
+    # Why chat declined before any model ran: "similarity" (nothing retrieved close enough) or
+    # "coverage: 'Ebola' is not in the documents" (chat._coverage); None when it did not.
+    decline_reason: str | None = None
     escalation: str | None = None
     sources: list[Citation] = field(default_factory=list)
     hits: list = field(default_factory=list)

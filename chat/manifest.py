@@ -25,6 +25,8 @@ class DeclineCalibration(BaseModel):
     threshold: float = Field(..., description="Best dense similarity below which RAG variants decline.")
     method: str = Field(..., description="How the threshold was chosen, in words.")
     stats: dict = Field(default_factory=dict, description="Figures behind the choice (score quantiles, counts).")
+    coverage: bool = Field(True, description="Also decline questions naming terms no document holds (chat._coverage); "
+                                             "off when it would decline too many of the assistant's own questions.")
 
 
 class Manifest(BaseModel):

@@ -22,7 +22,7 @@ from evals._suite import EvalItem
 DEFAULT_TOLERANCE = 0.01  # relative; an item's `tolerance` field overrides it
 CORRECT_F1 = 0.5  # a free answer counts as correct (for correct_supported) at this token F1 or above
 CORE_FIELDS = {"id", "variant", "question", "reference", "answer_type", "gold_docs", "tags", "answer", "declined",
-               "declined_flag", "escalation", "sources", "hits", "scores", "parsed", "timings", "build_id", "dropped",
+               "declined_flag", "decline_reason", "escalation", "sources", "hits", "scores", "parsed", "timings", "build_id", "dropped",
                "evidence", "scored_as", "split", "choice"}
 
 
@@ -167,6 +167,7 @@ def score_answer(
         "answer": raw_text,
         "declined": declined,
         "declined_flag": flag,
+        "decline_reason": getattr(answer, "decline_reason", None),
         "escalation": getattr(answer, "escalation", None),
         "sources": [{"n": getattr(c, "n", None), "source": getattr(c, "source", None), "page": getattr(c, "page", None),
                      "cited": getattr(c, "cited", True), "attributed": getattr(c, "attributed", False)} for c in (getattr(answer, "sources", None) or [])],

@@ -34,3 +34,74 @@ def test_calibration_on_a_real_index(built):
     assert cal.stats["in_domain"] == 3 and cal.stats["general"] >= 140
     assert cal.stats["in_domain_answered"] >= MIN_IN_DOMAIN_RECALL
     assert cal.stats["in_domain_similarity"]["p50"] > cal.stats["general_similarity"]["p50"]
+
+
+def test_in_domain_questions_the_coverage_check_declines_count_against_recall():
+    inside, outside = np.linspace(0.5, 0.9, 20), np.array([0.1, 0.2, 0.3, 0.51])
+    gap = np.zeros(20, dtype=bool)
+    t, stats = choose_threshold(inside, outside, gap)
+    assert 0.51 < t < 0.52 and stats["in_domain_answered"] == 0.95  # one in-domain question for the 0.51 general one
+    gap[-2:] = True  # the coverage check declines two: the threshold may not cost another
+    t, stats = choose_threshold(inside, outside, gap)
+    assert t < 0.5 and stats["in_domain_answered"] == 0.9 and stats["general_declined"] == 0.75
+
+
+NAMED = ["Is Harbor Clinic open on Saturday?", "Does Harbor Clinic take Private Insurance?",
+         "How much is a consultation at Harbor Clinic?", "When do you give flu shots?"]
+
+
+def test_near_domain_questions_swap_the_key_term_for_a_name_the_documents_lack(built):
+    from chat._coverage import CoverageCheck, normalise, tokens
+    from knowledge import load_index
+
+    from builder._calibrate import key_term, near_domain_entities, near_domain_questions
+
+    folder, _ = built
+    kb = load_index(folder / "build" / "index")
+    check = CoverageCheck(kb)
+    assert key_term(NAMED[0], check).text == "Harbor Clinic"
+    near = near_domain_questions(kb, NAMED, check)
+    assert near and {n["from"] for n in near} <= set(NAMED)
+    for n in near:
+        assert n["entity"] in near_domain_entities() and n["entity"] in n["question"] and n["term"] not in n["question"]
+        assert n["question"].replace(n["entity"], n["term"]) == n["from"]
+        words = normalise(tokens(n["entity"]))
+        assert not all(check.vocabulary.has(w) for w in words) or check.missing(f"Tell me about {n['entity']}")
+    assert any(check.missing(n["question"], kb.search(n["question"], k=2)) for n in near)
+
+
+def test_calibration_records_the_near_domain_negatives_and_both_checks(built):
+    from knowledge import load_index
+
+    folder, _ = built
+    kb = load_index(folder / "build" / "index")
+    cal = calibrate(kb, NAMED, k=2, mode="hybrid")
+    s = cal.stats
+    assert cal.coverage is True and s["near_domain"] >= 1 and s["coverage"] is True
+    assert 0 <= s["near_domain_declined_similarity"] <= s["near_domain_declined"] <= 1
+    assert s["near_domain_declined"] > s["near_domain_declined_similarity"] or s["near_domain_declined"] == 1
+    assert s["in_domain_answered"] >= MIN_IN_DOMAIN_RECALL and s["in_domain_declined_coverage"] == 0
+    sample = s["near_domain_samples"][0]
+    assert {"question", "entity", "replaced", "similarity", "declined_by"} <= set(sample)
+    assert "coverage check" in cal.method
+
+
+def test_coverage_check_is_off_where_it_declines_the_assistants_own_questions(built):
+    from knowledge import load_index
+
+    folder, _ = built
+    kb = load_index(folder / "build" / "index")
+    own = ["Is the Zorblax wing open on Saturday?", "Does the Zorblax desk take private insurance?", "Is Zorblax parking free?"]
+    cal = calibrate(kb, own, k=2, mode="hybrid")
+    assert cal.coverage is False and cal.stats["in_domain_declined_coverage"] == 1.0
+    assert "coverage check off" in cal.method
+
+
+def test_the_build_records_the_decline_gate_in_the_manifest(built):
+    from chat import read_manifest
+
+    folder, summary = built
+    manifest, _ = read_manifest(folder / "build")
+    stats = manifest.decline.stats
+    assert {"near_domain", "in_domain_answered", "general_declined", "in_domain_declined_coverage", "coverage"} <= set(stats)
+    assert manifest.decline.coverage is stats["coverage"] and stats["in_domain_answered"] >= MIN_IN_DOMAIN_RECALL
