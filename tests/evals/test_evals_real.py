@@ -88,7 +88,7 @@ def test_tailor_eval_gives_every_rag_variant_the_same_evidence(retrieval_only_fo
         if any(x["declined_flag"] for x in lines if x["id"] == q):
             continue  # declined before any prompt was made (the Moon question)
         assert ev["base+rag"] == ev["tuned+rag"] == ev["extract"] and ev["base+rag"]["chunk_ids"], (q, ev)
-        assert ev["base+rag"]["budget"] == 300
+        assert ev["base+rag"]["prompt_budget"] == 300 and ev["base+rag"]["budget"] == 896
     park = {x["variant"]: x for x in lines if x["id"] == "park"}
     assert set(park["tuned+rag"]["choice"]) == {"Yes", "No"} and "choice" not in park["extract"]
     assert abs(sum(park["base+rag"]["choice"].values()) - 1.0) < 1e-6
