@@ -14,6 +14,7 @@ where the document has them (a sibling cell, another period).
 | list | a lead-in sentence ("Risk factors for X include:") and its list | "What are the risk factors for X?" |
 | table | Markdown and HTML tables of any width, label/value lines of PDFs | "What was PepsiCo's net revenue in 2022?" |
 | statement | financial statements flattened to text (line items by period) | the same, per line item and period |
+| definition | glossary entries ('**APR**: The yearly cost ...', term lines followed by a definition) | "What does APR mean?" |
 | fact | sentences stating an amount, rate, time, duration or phone number about a named thing | "What is the no-show fee?", "Is the no-show fee $55?" |
 
 Nothing here decides what is kept: builder._synthesize drops the ambiguous, the duplicates, the
@@ -263,7 +264,7 @@ def extract_faq(doc: Document) -> list[SynthExample]:
     for m in _QA.finditer(doc.text):
         q = m.group("q").strip(" *")
         q = q if q.endswith("?") else q + "?"
-        a = answer_sentences(split_sentences(m.group("a")), "", MAX_ANSWER_WORDS) or _short(m.group("a"))
+        a = _short(m.group("a")) or answer_sentences(split_sentences(m.group("a")), q)
         if len(q) > 8 and a:
             out.append(SynthExample(q, a, doc.source, "faq", m.start("a"), "faq", end=m.end("a"), title=doc.title))
     for headings, body, start in _sections(doc):
@@ -932,10 +933,53 @@ def extract_facts(doc: Document, per_section: int = 4) -> list[SynthExample]:
     return out + yes_no
 
 
+# --- definition --------------------------------------------------------------------------------
+
+_TERM = re.compile(r"^[A-Z][\w/&'().,\- ]{1,60}$")
+_GLOSSARY = re.compile(r"glossary|definitions?|terms|jargon|what .* means?|abbreviations", re.I)
+_DEFINITION_START = re.compile(r"(?:The|A|An|Any|Each|Money|Your|What|When|Where|Someone|Something|Anyone|Amount|Part|Type|Kind)\b")
+
+
+def extract_definitions(doc: Document) -> list[SynthExample]:
+    """Glossary entries: '**Term**: definition' lines, and runs of a short term line followed by a
+    short definition, in a glossary (by its title or headings) or worded as definitions ('The
+    yearly cost of ...'). A lone term/paragraph pair is a sub-heading, not an entry."""
+    out: list[SynthExample] = []
+    headings = {h.strip().lower() for sec in doc.sections for h in sec.headings}
+    glossary = any(_GLOSSARY.search(h) for h in [doc.title, *headings])
+    for m in re.finditer(r"(?:^|\n)\s*(?:[-*]\s*)?\*\*([^*\n]{2,60})\*\*\s*[:\-–—]\s*([^\n]{20,})", doc.text):
+        term, body = m.group(1).strip(), m.group(2).strip()
+        in_glossary = any(_GLOSSARY.search(h) for h in _section_at(doc, m.start()))
+        if not (in_glossary or _DEFINITION_START.match(body)):
+            continue  # a labelled fact ('**Day after Thanksgiving**: only two branches open'), not a definition
+        question = f"What does {term} mean?"
+        answer = answer_sentences(split_sentences(body), question)
+        if answer:
+            out.append(SynthExample(question, answer, doc.source, "definition", m.start(2), "definition", end=m.end(2), title=doc.title, subject=term))
+    paragraphs = [(m.start(), m.group(0)) for m in re.finditer(r"[^\n]+(?:\n(?!\n)[^\n]+)*", doc.text)]
+    run = []
+    for (p0, term), (p1, body) in zip(paragraphs, paragraphs[1:]):
+        term = term.strip()
+        if term.lower().lstrip("# ") in headings or term.startswith("#") or (term.isupper() and len(term) > 5):
+            continue
+        if (_TERM.match(term) and not term.endswith((".", ":", "?")) and len(term.split()) <= 8
+                and 8 <= len(body.split()) <= 60 and body.rstrip().endswith(".")):  # fmt: skip
+            run.append((term, p1, body))
+    definitional = sum(bool(_DEFINITION_START.match(body.strip())) for _, _, body in run)
+    if len(run) >= 3 and (glossary or definitional * 3 >= len(run) * 2):
+        for term, p1, body in run:
+            question = f"What does {term} mean?"
+            answer = answer_sentences(split_sentences(body), question)
+            if answer:
+                out.append(SynthExample(question, answer, doc.source, "definition", p1, "definition", end=p1 + len(body), title=doc.title, subject=term))
+    return out
+
+
 EXTRACTORS = {
     "faq": extract_faq,
     "section": extract_sections,
     "list": extract_lists,
+    "definition": extract_definitions,
     "table": extract_tables,
     "statement": extract_statements,
     "fact": extract_facts,
