@@ -125,7 +125,7 @@ def prose(body: str) -> list[str]:
     table rows and list lead-ins ('... include the following:') left out."""
     out: list[str] = []
     for para in re.split(r"\n\s*\n", unwrap(body)):
-        for line in para.split("\n"):
+        for line in re.split(r"\n| {3,}", para):  # a run of spaces: a heading or list flattened into the line
             s = line.strip()
             if not s or _is_heading_line(s) or _LIST_ITEM.match(s) or "|" in s:
                 continue
@@ -135,10 +135,40 @@ def prose(body: str) -> list[str]:
             if inline_list:
                 s = s[: inline_list.start() + 1]
             for x in split_sentences(s):
+                x = strip_run_in_heading(x)
+                if re.search(r"\s-\s+[A-Za-z]", x):
+                    break  # a list flattened into the sentence ('exploring how to - promote ...'): the line ends here
                 if x.endswith(":") or any(_similar(x, y) for y in out):
                     continue  # a list lead-in, or a sentence said again (a key point repeated in the text)
                 out.append(x)
     return out
+
+
+_SMALL = {"of", "for", "and", "with", "the", "to", "in", "a", "an", "on", "or", "vs", "at", "by", "your", "from"}
+
+
+_STARTERS = {
+    "there", "the", "a", "an", "some", "many", "most", "if", "when", "doctors", "people", "your", "you", "during", "in", "it",
+    "this", "these", "each", "every", "researchers", "scientists", "treatment", "symptoms", "signs", "about", "although", "because",
+    "to", "for", "one", "two", "several", "often", "sometimes", "not", "no", "all", "any", "currently", "other", "at", "after", "before",
+}  # fmt: skip
+
+
+def strip_run_in_heading(sentence: str) -> str:
+    """'Causes of Hearing Loss Hearing loss happens for many reasons.' -> 'Hearing loss happens for many
+    reasons.': a bold sub-heading flattened into the sentence after it (a run of title-case words,
+    then a capitalised word that starts the sentence proper)."""
+    words = sentence.split()
+    if len(words) > 3 and words[0].lower() == words[1].lower() and words[0][:1].isupper():
+        return " ".join(words[1:])  # 'Surgery Surgery is the most common treatment'
+    for i in range(min(9, len(words) - 2), 1, -1):
+        head = words[:i]
+        if (all(w[:1].isupper() or w.lower() in _SMALL for w in head) and head[-1].lower() not in _SMALL
+                and sum(w[:1].isupper() for w in head) >= 2 and words[i][:1].isupper() and words[i + 1][:1].islower()
+                and (words[i].lower() in _STARTERS or words[i].lower() in {w.lower() for w in head})
+                and not re.search(r"[.,:;]$", " ".join(head))):  # fmt: skip
+            return " ".join(words[i:])
+    return sentence
 
 
 def _similar(a: str, b: str) -> bool:
@@ -155,12 +185,17 @@ def restates(sentence: str, question: str) -> bool:
     return len(words - content_words(question) - {"signs", "symptoms", "information"}) < 3
 
 
+_CONNECTIVE = re.compile(r"(?:however|but|also|in addition|therefore|thus|this|these|that|those|such|it|they|he|she|for example|for instance|another|other|and|or|so)\b", re.I)
+
+
 def answer_sentences(sentences: list[str], question: str, words: int = MAX_ANSWER_WORDS) -> str:
     """Whole sentences up to about `words` words, none of them restating the question."""
     out: list[str] = []
     for s in sentences:
-        if not out and restates(s, question):
-            continue
+        if not out and (restates(s, question) or _CONNECTIVE.match(s) or len(s.split()) < 4):
+            continue  # a first sentence that leans on what came before ('However, ...', 'These ...') or a fragment
+        if out and len(s.split()) < 4:
+            break  # a flattened list item ('Age.', 'Smoking.'): the answer ends before it
         if len(s.split()) > 2 * words or not re.search(r"[a-z]", s):
             break  # a run-on 'sentence' (a flattened list or table): no clean answer
         if out and len(" ".join(out + [s]).split()) > words:
@@ -298,6 +333,8 @@ HEADING_QUESTIONS: list[tuple[str, re.Pattern, str]] = [
         ("prevention", r"prevention|how can it be prevented|preventing it", "How can {t} be prevented?"),
         ("outlook", r"outlook|prognosis|outlook \(prognosis\)|what to expect", "What is the outlook for {t}?"),
         ("complications", r"complications|possible complications", "What are the complications of {t}?"),
+        ("stages", r"stages|staging|stages of the disease", "What are the stages of {t}?"),
+        ("research", r"research|clinical trials|current research", "What research is being done on {t}?"),
         ("inheritance", r"inheritance|inheritance pattern|genetics|genetic changes", "Is {t} inherited?"),
         ("frequency", r"frequency|how common is it|prevalence", "How common is {t}?"),
         ("eligibility", r"eligibility|who can join|who is eligible|who qualifies|membership eligibility", "Who is eligible for {t}?"),
@@ -492,11 +529,10 @@ def _format_value(value: str, unit: str, currency: str = "") -> str:
     if currency and re.fullmatch(r"\(?-?[\d,]+(?:\.\d+)?\)?", v):
         v = f"({currency}{v.strip('()')})" if v.startswith("(") else currency + v
     v = re.sub(r"([$€£])\s+", r"\1", v)
-    negative = bool(re.fullmatch(r"[$€£]?\(\s*[$€£]?[\d,.]+\s*\)", v))
-    if negative:
-        v = "-" + re.sub(r"[()]", "", v)
-        v = re.sub(r"^-\s*([$€£])", r"-\1", v)
-    if unit and re.fullmatch(r"-?[$€£]?-?[\d,]+(?:\.\d+)?", v):
+    m = re.fullmatch(r"([$€£]?)\(\s*([$€£]?)([\d,.]+)\s*\)", v)
+    if m:  # a negative figure, written as the document writes it: '$(939)'
+        v = f"{m.group(1) or m.group(2)}({m.group(3)})"
+    if unit and re.fullmatch(r"-?[$€£]?\(?-?[\d,]+(?:\.\d+)?\)?", v):
         v += f" {unit}"
     return v
 
@@ -567,18 +603,28 @@ def extract_tables(doc: Document) -> list[SynthExample]:
         block = [(pos, cells + [""] * (width - len(cells))) for pos, cells in block]
         section = _section_at(doc, block_start)
         context = _context(section, subject)
+        if not subject.company and not context:
+            continue  # rows of a table that names nothing ('Costa Rica | 127,963'): no question says what they are
         before = doc.text[max(0, block_start - 400) : block_start]
         header, data = block[0][1], block[1:]
         unit = _unit(" ".join(" ".join(c) for _, c in block[:3]) + " " + before)
         currency = next((m.group(0) for _, c in block for m in [re.search(r"[$€£]", " ".join(c[1:]))] if m), "")
         # header rows that continue the column names ('|  | Allocation |') or give the unit ('| (in millions) |')
-        while data and not data[0][1][0] and all(not _NUMBER.match(c) for c in data[0][1][1:] if c):
-            header = [f"{h} {c}".strip() if c and not _UNIT.search(c) else h for h, c in zip(header, data[0][1])]
+        while data and not data[0][1][0] and all(not _NUMBER.match(c) or _PERIOD.match(c) for c in data[0][1][1:] if c):
+            row = data[0][1]
+            if any(_PERIOD.match(c) for c in row if c):  # '|  | 2019 | 2018 |' under 'Years Ended December 31,': the periods name the columns
+                header = [c if _PERIOD.match(c) else h for h, c in zip(header, row)]
+            else:
+                header = [f"{h} {c}".strip() if c and not _UNIT.search(c) else h for h, c in zip(header, row)]
             data = data[1:]
         if width == 2:
             out.extend(_key_value(doc, block, section, subject, 0))
             continue
-        columns = [(j, " ".join(h.split())) for j, h in enumerate(header) if j > 0 and (_PERIOD.match(h.strip()) or _is_label(h))]
+        # a column that is not a period is asked about as an attribute of the row ('the fee for X'): only
+        # when the first column's heading says what the rows are ('Service', 'Plan')
+        named_rows = _is_label(header[0])
+        columns = [(j, " ".join(h.split())) for j, h in enumerate(header)
+                   if j > 0 and (_PERIOD.match(h.strip()) or (named_rows and _is_label(h) and not re.search(r"\(\d\)", h)))]  # fmt: skip
         cells = []
         for pos, row in data:
             label = " ".join(row[0].split())
@@ -777,6 +823,8 @@ def extract_statements(doc: Document) -> list[SynthExample]:
         if sorted(periods, reverse=True) != periods:
             continue
         unit = _unit(window[: years.start() + 1]) or "million"
+        if len(re.findall(r"\b[a-z]{15,}\b", window[:3000])) >= 3:
+            continue  # text extracted without spaces between words ('debtissuancecosts'): its labels are not readable
         statement = " ".join(m.group(0).split()).lower()
         body_start = m.start() + years.end()
         item = re.compile(
@@ -790,8 +838,8 @@ def extract_statements(doc: Document) -> list[SynthExample]:
                 if re.search(r"see accompanying|notes to", label, re.I):
                     break
                 continue
-            if label.split()[0].lower() in {"table", "page", "see", "less", "in", "and"}:
-                continue
+            if label.split()[0].lower() in {"table", "page", "see", "less", "in", "and"} or max(len(w) for w in label.split()) > 18:
+                continue  # a page marker, or words run together by the PDF extraction ('lossonearlyretirementofdebt')
             money = "$" if "$" in window[: it.end() - m.start()] else ""
             shown = [_format_value(v if v.startswith("$") or not money else money + v if not v.startswith("(") else f"({money}{v.strip('()')})", unit) for v in values]
             for k, (period, value) in enumerate(zip(periods, shown)):
@@ -808,6 +856,17 @@ def extract_statements(doc: Document) -> list[SynthExample]:
                 wrong = [say(other) for other in shown if other != value]
                 out.append(SynthExample(q, a, doc.source, "statement", it.start(), "cell", end=it.end(), answer_type="number",
                                         wrong=wrong, title=doc.title, subject=f"{subject.name} {statement}"))  # fmt: skip
+            if len(periods) >= 2 and made < 3 and "cash" not in statement:
+                now, before = _number(values[0]), _number(values[1])
+                if now is not None and before is not None and now != before:
+                    direction = "increase" if made % 2 == 0 else "decrease"
+                    yes = (now > before) == (direction == "increase")
+                    move = "up" if now > before else "down"
+                    q = f"Did {subject.possessive()} {item_l} {direction} from {periods[1]} to {periods[0]}?"
+                    a = f"{'Yes' if yes else 'No'}. {subject.possessive()} {item_l} {was} {shown[0]} in {periods[0]}, {move} from {shown[1]} in {periods[1]}."
+                    w = f"{'No' if yes else 'Yes'}. {subject.possessive()} {item_l} {was} {shown[1]} in {periods[0]}, {'down' if move == 'up' else 'up'} from {shown[0]} in {periods[1]}."
+                    out.append(SynthExample(q, a, doc.source, "statement", it.start(), "trend", end=it.end(), answer_type="yes_no",
+                                            wrong=[w], title=doc.title, subject=subject.name))  # fmt: skip
             made += 1
             if made >= 12:
                 break
@@ -880,12 +939,14 @@ def extract_facts(doc: Document, per_section: int = 4) -> list[SynthExample]:
     subject = doc_subject(doc)
     out: list[SynthExample] = []
     values: dict[str, list[str]] = {}
+    if not subject.usable:
+        return []  # a document that names nothing (a bare abstract number): its figures cannot be asked about without it
     for headings, body, start in _sections(doc):
         kept = 0
         for line in re.finditer(r"[^\n]+", unwrap(body)):
             if "|" in line.group(0) or _LIST_ITEM.match(line.group(0)):
                 continue
-            for sentence in split_sentences(line.group(0)):
+            for sentence in map(strip_run_in_heading, split_sentences(line.group(0))):
                 if kept >= per_section or not 5 <= len(sentence.split()) <= 45 or sentence.endswith("?"):
                     continue
                 fact = next((name for name, p in FACTS.items() if p.search(sentence)), None)
@@ -940,6 +1001,44 @@ _GLOSSARY = re.compile(r"glossary|definitions?|terms|jargon|what .* means?|abbre
 _DEFINITION_START = re.compile(r"(?:The|A|An|Any|Each|Money|Your|What|When|Where|Someone|Something|Anyone|Amount|Part|Type|Kind)\b")
 
 
+_DEFINES = re.compile(r"^(?P<art>An? |The )?(?P<np>[A-Za-z][\w\-]*(?: [\w\-]+){0,3}(?: \([^)]{1,30}\))?) (?P<be>is|are) (?:a|an|one|any) ")
+MAX_DEFINING = 3  # per document: the terms a page explains, not every 'X is a ...' it says
+
+
+def _defining_sentences(doc: Document) -> list[SynthExample]:
+    """'Leiomyosarcoma is a cancer that starts in smooth muscle cells.' -> 'What is leiomyosarcoma?':
+    the terms a page defines in running text (its own subject is the section extractor's)."""
+    subject = doc_subject(doc)
+    out: list[SynthExample] = []
+    seen: set[str] = set()
+    for headings, body, start in _sections(doc):
+        sentences = prose(body)
+        for i, sentence in enumerate(sentences):
+            m = _DEFINES.match(sentence)
+            if not m or len(out) >= MAX_DEFINING:
+                continue
+            np_ = m.group("np").strip()
+            first = np_.split()[0].lower()
+            if first in _NOT_SUBJECT_START or first in _STOP or np_.lower() in seen or set(np_.lower().split()) & {"we", "it", "they", "you", "he", "she", "our"} or (subject.usable and np_.lower() == subject.name.lower()):
+                continue
+            if len(content_words(np_)) < 1 or np_.lower() in GENERIC_HEADINGS or re.search(r"\d", np_) or set(np_.lower().split()) & _ADVERBS:
+                continue
+            article = (m.group("art") or "").lower()
+            named = re.sub(r"\s*\((?![A-Z0-9/-]+\))[^)]*\)", "", np_)  # 'Bronchitis (bron-KI-tis)' -> 'Bronchitis'; '(DIPG)' stays
+            question = f"What {m.group('be')} {article}{lower_first(named)}?"
+            answer = answer_sentences(sentences[i : i + 2], question)
+            if not answer or not answer.startswith(sentence[:20]):
+                continue
+            seen.add(np_.lower())
+            pos = doc.text.find(sentence[:30], start)
+            out.append(SynthExample(question, answer, doc.source, "definition", pos if pos >= 0 else start, "definition",
+                                    end=start + len(body), title=doc.title, subject=np_))  # fmt: skip
+    return out
+
+
+_ADVERBS = {"also", "usually", "often", "only", "sometimes", "then", "still", "now", "generally", "typically", "always", "not"}
+
+
 def extract_definitions(doc: Document) -> list[SynthExample]:
     """Glossary entries: '**Term**: definition' lines, and runs of a short term line followed by a
     short definition, in a glossary (by its title or headings) or worded as definitions ('The
@@ -966,6 +1065,7 @@ def extract_definitions(doc: Document) -> list[SynthExample]:
                 and 8 <= len(body.split()) <= 60 and body.rstrip().endswith(".")):  # fmt: skip
             run.append((term, p1, body))
     definitional = sum(bool(_DEFINITION_START.match(body.strip())) for _, _, body in run)
+    out.extend(_defining_sentences(doc))
     if len(run) >= 3 and (glossary or definitional * 3 >= len(run) * 2):
         for term, p1, body in run:
             question = f"What does {term} mean?"

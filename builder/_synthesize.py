@@ -230,6 +230,17 @@ def _norm(question: str) -> str:
     return " ".join(re.findall(r"[a-z0-9$%.,']+", question.lower())).strip(" .,?")
 
 
+def locate(ex: SynthExample, text: str) -> None:
+    """Point the example at where its answer's first words stand in the document (the section start
+    an extractor gives can fall in the chunk before), so its chunk is the one holding the answer."""
+    words = re.sub(r"^(?:Yes|No)\. ", "", ex.answer).replace("**", "").split()[:6]
+    if len(words) < 4:
+        return
+    m = re.compile(r"\W+".join(re.escape(w.strip(".,;:")) for w in words)).search(text, max(0, ex.offset - 200))
+    if m and (ex.end < 0 or m.start() <= ex.end):
+        ex.offset = m.start()
+
+
 def well_formed(ex: SynthExample) -> bool:
     """An answer users want: no heading marks, list debris or table pipes, whole sentences, and not
     a restatement of its question."""
@@ -251,7 +262,7 @@ def resolve_ambiguous(examples: list[SynthExample], result: SynthResult) -> list
     out: list[SynthExample] = []
     for group in groups.values():
         answers = {_norm(e.answer) for e in group}
-        if len(answers) == 1:
+        if len(answers) == 1 or len({e.source for e in group}) == 1:  # one answer, or one document asked twice: keep its first
             out.append(group[0])
             for ex in group[1:]:
                 result.drop(ex, "duplicate")
@@ -285,11 +296,22 @@ def drop_duplicates(examples: list[SynthExample], eval_questions: list[str], enc
     return drop_near_eval(resolve_ambiguous(examples, result), eval_questions, encode, result)
 
 
+def _squash(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
 def _holds(chunk: Chunk, ex: SynthExample) -> bool:
-    """The chunk is the example's passage: its id, or the same document covering the answer's start."""
+    """The chunk is the example's passage: its id, the same document covering the answer's start,
+    or a chunk of the same document that holds the answer's first sentence word for word (a summary
+    at the top of a page that repeats it)."""
     if ex.chunk_id and chunk.id == ex.chunk_id:
         return True
-    return chunk.source == ex.source and chunk.start <= ex.offset < max(chunk.end, chunk.start + 1)
+    if chunk.source != ex.source:
+        return False
+    if chunk.start <= ex.offset < max(chunk.end, chunk.start + 1):
+        return True
+    first = split_sentences(re.sub(r"^(?:Yes|No)\. ", "", ex.answer))[:1]
+    return bool(first) and ex.kind not in ("table", "statement") and len(first[0].split()) >= 6 and _squash(first[0]) in _squash(chunk.text)
 
 
 def self_retrievable(examples: list[SynthExample], search: Callable[[str, int], list[Chunk]], k: int, result: SynthResult) -> list[SynthExample]:
@@ -418,6 +440,7 @@ def synthesize(
             made = extract(doc)
             result.made[name] += len(made)
             for ex in made:
+                locate(ex, doc.text)
                 if well_formed(ex):
                     found.append(ex)
                 else:

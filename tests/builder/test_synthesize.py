@@ -183,8 +183,9 @@ def test_section_headings_become_the_questions_readers_ask(tmp_path):
         "What is Shingles?": "Shingles is a painful rash caused by the same virus as chickenpox",
         "What are the symptoms of Shingles?": "The first sign is often burning or tingling pain, followed a few days later by a rash of blisters",
         "How can Shingles be prevented?": "Two doses of the recombinant shingles vaccine, given 2 to 6 months apart, are recommended for adults 50 and older",
-    }  # 'Research' is not a kind of question
-    assert {e.fact for e in examples} == {"overview", "symptoms", "prevention"} and all(e.kind == "section" for e in examples)
+        "What research is being done on Shingles?": "Scientists are studying new vaccines and treatments",
+    }
+    assert {e.fact for e in examples} == {"overview", "symptoms", "prevention", "research"} and all(e.kind == "section" for e in examples)
     # a title that names nothing gives no subject to ask about
     assert extract_sections(doc(tmp_path, "pmid_10548670.md", "# PubMed abstract 10548670\n\n## Symptoms\n\nFever and cough were the most common findings in the group.\n")) == []
 
@@ -359,7 +360,8 @@ def test_documents_only_build_trains_on_synthesized_data(tmp_path, tiny_model_di
     assert stages["sft"].status == "ran" and stages["dpo"].status == "ran"
     assert stages["dpo"].result["pairs"]["synthesized"] > 0 and stages["dpo"].result["pairs"]["user"] == 0  # DPO trained on them
     info = stages["data"].result["synthesized"]
-    assert info["by_source"]["faq"] >= 2 and info["by_source"]["table"] == 3 and info["pairs"] > 0
+    assert info["by_source"]["faq"] >= 2 and info["by_source"]["table"] >= 3 and info["pairs"] > 0
+    assert info["self_retrieval"]["searched"] >= sum(info["by_source"].values()) and info["made"]["table"] >= info["by_source"]["table"]
     assert info["dropped"]["near an eval question"] == 1  # the eval question stays held out
     assert "synthesized from documents" in stages["data"].note
     synthesized = [json.loads(line) for line in (folder / "build" / "data" / "synth_conversations.jsonl").read_text().splitlines()]
