@@ -194,7 +194,7 @@ def answer_sentences(sentences: list[str], question: str, words: int = MAX_ANSWE
     for s in sentences:
         if not out and (restates(s, question) or _CONNECTIVE.match(s) or len(s.split()) < 4):
             continue  # a first sentence that leans on what came before ('However, ...', 'These ...') or a fragment
-        if out and len(s.split()) < 4:
+        if out and (len(s.split()) < 4 or s.endswith("?")):
             break  # a flattened list item ('Age.', 'Smoking.'): the answer ends before it
         if len(s.split()) > 2 * words or not re.search(r"[a-z]", s):
             break  # a run-on 'sentence' (a flattened list or table): no clean answer
@@ -313,7 +313,10 @@ def extract_faq(doc: Document) -> list[SynthExample]:
 
 def _short(text: str) -> str:
     """A short authored answer ('Yes. Results appear ...', 'At extension 214.') kept whole."""
-    text = " ".join(text.split())
+    sentences = split_sentences(text)
+    if any(x.endswith("?") for x in sentences):  # the next question, run into this answer (PDF text)
+        sentences = sentences[: next(i for i, x in enumerate(sentences) if x.endswith("?"))]
+    text = " ".join(sentences)
     return text if 2 <= len(text.split()) <= MAX_ANSWER_WORDS and text.endswith((".", "!")) else ""
 
 
@@ -331,7 +334,7 @@ HEADING_QUESTIONS: list[tuple[str, re.Pattern, str]] = [
         ("diagnosis", r"diagnosis|diagnosis \(exams and tests\)|exams and tests|tests|how is it diagnosed|screening", "How is {t} diagnosed?"),
         ("risk", r"who is at risk|risk factors|who gets it", "Who is at risk for {t}?"),
         ("prevention", r"prevention|how can it be prevented|preventing it", "How can {t} be prevented?"),
-        ("outlook", r"outlook|prognosis|outlook \(prognosis\)|what to expect", "What is the outlook for {t}?"),
+        ("outlook", r"outlook|prognosis|outlook \(prognosis\)", "What is the outlook for {t}?"),
         ("complications", r"complications|possible complications", "What are the complications of {t}?"),
         ("stages", r"stages|staging|stages of the disease", "What are the stages of {t}?"),
         ("research", r"research|clinical trials|current research", "What research is being done on {t}?"),
@@ -520,7 +523,7 @@ def _table_blocks(text: str):
 
 
 def _is_label(cell: str) -> bool:
-    return 0 < len(cell.split()) <= 6 and not _NUMBER.match(cell) and not re.search(r"[$€£@]|\d{3,}", cell)
+    return 0 < len(cell.split()) <= 6 and not cell.strip().endswith("?") and not _NUMBER.match(cell) and not re.search(r"[$€£@]|\d{3,}", cell)
 
 
 def _format_value(value: str, unit: str, currency: str = "") -> str:
@@ -563,7 +566,10 @@ def _be(label: str) -> tuple[str, str]:
     return ("were", "are") if plural else ("was", "is")
 
 
-def _cell_sentences(subject: Subject, context: str, row: str, column: str, value: str) -> tuple[str, str]:
+_ATTRIBUTE_HEADERS = {"feature", "features", "item", "items", "detail", "details", "attribute", "category", "benefit", "benefits", "term", "terms", ""}
+
+
+def _cell_sentences(subject: Subject, context: str, row: str, column: str, value: str, by_column: bool = False) -> tuple[str, str]:
     """('What was PepsiCo's net revenue in 2022?', "PepsiCo's net revenue in 2022 was $86,392 million.")"""
     row_l = lower_first(re.sub(r"\s*\(\d\)$|\(\d\)|^(?:less|add|plus)\s*:\s*", "", row, flags=re.I).rstrip(":").strip())
     was, is_ = _be(row_l)
@@ -576,11 +582,14 @@ def _cell_sentences(subject: Subject, context: str, row: str, column: str, value
                     f"According to {context}, {_the(row_l)} {when} {was} {value}.")  # fmt: skip
         return f"What {was} {_the(row_l)} {when}?", f"{upper_first(_the(row_l))} {when} {was} {value}."
     col_l = lower_first(column)
+    if by_column:  # | Feature | Everyday Checking | Plus Checking |: the columns are the things asked about
+        row_l, col_l = col_l, row_l
+        was, is_ = _be(col_l)
     if subject.company:
-        return f"What is the {col_l} for {row_l} at {subject.name}?", f"The {col_l} for {row_l} at {subject.name} is {value}."
+        return f"What {is_} the {col_l} for {row_l} at {subject.name}?", f"The {col_l} for {row_l} at {subject.name} {is_} {value}."
     if context:
-        return f"What is the {col_l} for {row_l}, according to {context}?", f"According to {context}, the {col_l} for {row_l} is {value}."
-    return f"What is the {col_l} for {row_l}?", f"The {col_l} for {row_l} is {value}."
+        return f"What {is_} the {col_l} for {row_l}, according to {context}?", f"According to {context}, the {col_l} for {row_l} {is_} {value}."
+    return f"What {is_} the {col_l} for {row_l}?", f"The {col_l} for {row_l} {is_} {value}."
 
 
 def _the(np_: str) -> str:
@@ -622,7 +631,8 @@ def extract_tables(doc: Document) -> list[SynthExample]:
             continue
         # a column that is not a period is asked about as an attribute of the row ('the fee for X'): only
         # when the first column's heading says what the rows are ('Service', 'Plan')
-        named_rows = _is_label(header[0])
+        by_column = header[0].strip().lower() in _ATTRIBUTE_HEADERS and all(_is_label(h) and not _PERIOD.match(h) for h in header[1:] if h.strip())
+        named_rows = _is_label(header[0]) or by_column
         columns = [(j, " ".join(h.split())) for j, h in enumerate(header)
                    if j > 0 and (_PERIOD.match(h.strip()) or (named_rows and _is_label(h) and not re.search(r"\(\d\)", h)))]  # fmt: skip
         cells = []
@@ -642,14 +652,14 @@ def extract_tables(doc: Document) -> list[SynthExample]:
             scaled = unit if _NUMBER.match(value) and "%" not in value and not re.search(r"\bper\b|%|ratio|margin|rate|price", label, re.I) else ""
             money = currency if not re.search(r"share|%|ratio|percent|number|employees|units|days", label + " " + column, re.I) else ""
             shown = _format_value(value, scaled, money)
-            q, a = _cell_sentences(subject, context, label, column, shown)
+            q, a = _cell_sentences(subject, context, label, column, shown, by_column)
             wrong = []
             for j, other in columns:  # the same row in another column (another period)
                 if other != column and row[j] and row[j] != value:
-                    wrong.append(_cell_sentences(subject, context, label, column, _format_value(row[j], scaled, money))[1])
+                    wrong.append(_cell_sentences(subject, context, label, column, _format_value(row[j], scaled, money), by_column)[1])
             for _, other_label, other_col, other_value, _ in cells:  # another row in the same column
                 if other_col == column and other_label != label and other_value != value:
-                    wrong.append(_cell_sentences(subject, context, label, column, _format_value(other_value, scaled, money))[1])
+                    wrong.append(_cell_sentences(subject, context, label, column, _format_value(other_value, scaled, money), by_column)[1])
                     break
             out.append(SynthExample(q, a, doc.source, "table", pos, "cell", end=pos + 1,
                                     answer_type="number" if _NUMBER.match(value) else "free", wrong=wrong[:3], title=doc.title,
@@ -713,6 +723,7 @@ def _key_value(doc: Document, rows, section: list[str], subject: Subject, base: 
         if not key or not value or not _is_row_label(key) or len(value.split()) > 30:
             continue
         shown = _format_value(value, "")
+        shown = shown.lower() if shown in ("None", "Free", "Not available", "N/A", "No", "Yes") else shown
         if labelled and header[1].lower() not in ("detail", "details", "value", "information", "info", "description", "notes"):
             column = lower_first(header[1])
             where = f" at {subject.name}" if subject.company else ""
@@ -772,11 +783,11 @@ def _pdf_line_tables(doc: Document, subject: Subject) -> list[SynthExample]:
         i = 0
         while i + 5 < len(lines):
             h1, h2 = lines[i].strip(), lines[i + 1].strip()
-            if not (_is_label(h1) and _is_label(h2) and not _NUMBER.match(h2)):
+            if not (_is_label(h1) and _is_label(h2) and _pdf_key(h1) and _pdf_key(h2) and not _pdf_value(h2) and len(h2.split()) <= 4):
                 i += 1
                 continue
             pairs, j = [], i + 2
-            while j + 1 < len(lines) and _is_row_label(lines[j].strip()) and re.search(r"\d", lines[j + 1]) and len(lines[j + 1].split()) <= 8:
+            while j + 1 < len(lines) and _pdf_key(lines[j]) and _pdf_value(lines[j + 1]) and (j + 2 >= len(lines) or lines[j + 2][:1].isupper() or not lines[j + 2].strip()):
                 pairs.append((j, lines[j].strip(), lines[j + 1].strip()))
                 j += 2
             if len(pairs) < 2:
@@ -787,6 +798,19 @@ def _pdf_line_tables(doc: Document, subject: Subject) -> list[SynthExample]:
                 out.append(ex)
             i = j
     return out
+
+
+def _pdf_key(line: str) -> bool:
+    """A whole cell on its own line: capitalised, parentheses closed, not cut mid-phrase ('Home equity line of')."""
+    s = line.strip()
+    return (_is_row_label(s) and s[:1].isupper() and s.count("(") == s.count(")")
+            and not re.search(r"(?:\b(?:of|for|and|or|the|a|to|in|with|per|on)|[,(/-])$", s, re.I))  # fmt: skip
+
+
+def _pdf_value(line: str) -> bool:
+    s = line.strip()
+    return (0 < len(s.split()) <= 6 and re.match(r"(?:[$€£]?\d|None\b|Free\b|No\b|Yes\b|N/A\b)", s, re.I) is not None
+            and s.count("(") == s.count(")") and not re.search(r"(?:\b(?:of|for|and|or|the|a|to|in|with|per|on)|[,(/-])$", s, re.I))  # fmt: skip
 
 
 def _pdf_heading_before(lines: list[str], i: int) -> list[str]:
@@ -891,6 +915,7 @@ _NOT_SUBJECT_START = {
     "she", "visit", "bring", "at", "in", "on", "for", "from", "with", "after", "before", "during", "by", "under", "as", "to",
     "within", "once", "unless", "while", "because", "since", "all", "each", "most", "some", "any", "our", "one", "about", "only",
     "also", "both", "such", "here", "then", "so", "but", "and", "or", "however", "approximately", "nearly", "about", "overall",
+    "every", "without", "no", "many", "several", "other", "another", "following",
 }  # fmt: skip
 
 
@@ -959,6 +984,8 @@ def extract_facts(doc: Document, per_section: int = 4) -> list[SynthExample]:
                 if not 1 <= len(words) <= 8 or words[0].lower().strip(",") in _NOT_SUBJECT_START or re.search(r"\d", " ".join(words)):
                     continue
                 np_ = " ".join(words)
+                if "," in np_:
+                    continue  # 'Without insurance, there is ...': a clause, not a subject
                 specific = [w for w in content_words(np_) if len(w) > 2]
                 if len(specific) < 2 and not re.search(r"\b[A-Z][a-z]+\b", " ".join(words[1:])):
                     continue  # 'The fee is $40': which fee? not asked without its passage
