@@ -474,7 +474,16 @@ def extract_lists(doc: Document) -> list[SynthExample]:
             answer = f"{upper_first(np_)} {m.group('verb')} {joined}."
             if len(answer.split()) > MAX_ANSWER_WORDS * 1.5:
                 continue
-            out.append(SynthExample(question, answer, doc.source, "list", start + offsets[i], "list", end=start + offsets[min(i + len(items), len(offsets) - 1)] + 1, title=doc.title, subject=about))
+            end = start + offsets[min(i + len(items), len(offsets) - 1)] + 1
+            out.append(SynthExample(question, answer, doc.source, "list", start + offsets[i], "list", end=end, title=doc.title, subject=about))
+            # a yes/no question the list supports: is <item> one of <np>? (only 'yes': a list does not say what it leaves out)
+            item = shown[len(out) % len(shown)]
+            np_l = _with_article(lower_first(np_))
+            first_word = item.split()[0].lower()
+            if len(item.split()) <= 8 and be == "are" and not re.match(r"(?:a|an|the)\s", item, re.I) and not (first_word.endswith("s") and not first_word.endswith("ss")):
+                yn = f"Is {item} one of {np_l}{'' if about and content_words(about) & content_words(np_) or not about else ' for ' + about}?"
+                out.append(SynthExample(yn, f"Yes. {answer}", doc.source, "list", start + offsets[i], "list_yes_no", end=end, answer_type="yes_no",
+                                        wrong=[f"No. {upper_first(np_l)} do not include {item}."], title=doc.title, subject=about))  # fmt: skip
     return out
 
 

@@ -113,10 +113,12 @@ def test_medquad_page_question_headings_answered_without_key_points(tmp_path):
 
 def test_list_under_a_lead_in_becomes_one_sentence(tmp_path):
     lists = extract_lists(doc(tmp_path, "small-intestine-cancer.md", MEDQUAD_MD))
-    assert [(e.question, e.answer) for e in lists] == [(
-        "What are the risk factors for small intestine cancer?",
-        "Risk factors for small intestine cancer include eating a high-fat diet, having Crohn disease, and having celiac disease.",
-    )]
+    answer = "Risk factors for small intestine cancer include eating a high-fat diet, having Crohn disease, and having celiac disease."
+    assert [(e.question, e.answer, e.answer_type) for e in lists] == [
+        ("What are the risk factors for small intestine cancer?", answer, "free"),
+        ("Is having Crohn disease one of the risk factors for small intestine cancer?", f"Yes. {answer}", "yes_no"),
+    ]  # only 'yes': a list does not say what it leaves out
+    assert lists[1].wrong == ["No. The risk factors for small intestine cancer do not include having Crohn disease."]
 
 
 def test_word_file_with_headings(tmp_path):
