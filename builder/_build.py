@@ -284,8 +284,13 @@ def _synthesize(b: _Build, eval_questions: list[str]):
     def search(question: str, k: int) -> list:  # what the data stage will retrieve for the question
         return [h.chunk for h in b.kb.search(question, k=k, mode=mode)]
 
+    from ._leakage import LeakChecker, read_eval_texts
+
+    evals = read_eval_texts(b.folder / "evals")
+    leaks = LeakChecker(evals).text_leaks if not evals.empty else None
+
     result = synthesize(
-        b.docs_dir, sources, b.kb.chunks, b.kb.embedder.encode, eval_questions, search=search, k=k, seed=b.cfg.builder.seed,
+        b.docs_dir, sources, b.kb.chunks, b.kb.embedder.encode, eval_questions, search=search, k=k, leaks=leaks, seed=b.cfg.builder.seed,
         max_examples=sc.max_examples, max_pairs=sc.max_pairs, teacher=teacher,
         teacher_chunks=sc.teacher_chunks if teacher else 0, on_teacher_example=keep,
     )  # fmt: skip

@@ -11,6 +11,8 @@ Then every candidate is checked, and the build log counts what each check droppe
   document's title first, dropped when that does not separate them);
 - duplicate: the same question and answer twice;
 - near an eval question: within cosine 0.85 of an eval-suite question, so the eval stays held out;
+- holds an eval answer: shares a 13-word run with an eval text (the data stage's leakage check,
+  applied here too so that it is counted per extractor and the cap is filled with kept examples);
 - not self-retrievable: searching the question (the knowledge base the data stage renders with)
   does not put its own passage in the top k, so the model would be trained to answer from
   context it will not be served.
@@ -44,7 +46,7 @@ from ._extractors import (  # noqa: F401  (the extractors, importable from here 
 
 SOURCES = (*EXTRACTORS, "teacher")
 DUPLICATE_SIMILARITY = 0.85  # cosine at or above this counts as the same question (eval leakage)
-DROP_REASONS = ("ambiguous", "duplicate", "near an eval question", "not self-retrievable")
+DROP_REASONS = ("ambiguous", "duplicate", "near an eval question", "holds an eval answer", "not self-retrievable")
 SELF_RETRIEVAL_POOL = 3  # candidates searched per example kept: enough to fill max_examples after the check drops some
 
 
@@ -377,7 +379,7 @@ UNSUPPORTED_CLAIMS = (
 )
 
 
-def distractor_pairs(examples: list[SynthExample], seed: int, limit: int) -> list[dict]:
+def distractor_pairs(examples: list[SynthExample], seed: int, limit: int, leaks: Callable[[str], bool] | None = None) -> list[dict]:
     """chosen = the grounded answer; rejected = clearly wrong for this question: the extractor's own
     wrong answer (another period's or another row's figure, the opposite yes/no), else the same kind
     of answer about another entity from another document, else the grounded answer plus a claim no
@@ -397,7 +399,7 @@ def distractor_pairs(examples: list[SynthExample], seed: int, limit: int) -> lis
                 rejected, how = rng.choice(pool).answer, "other entity"
             elif ex.answer_type == "free":
                 rejected, how = f"{ex.answer} {rng.choice(UNSUPPORTED_CLAIMS)}", "unsupported claim"
-        if not rejected or _norm(rejected) == _norm(ex.answer):
+        if not rejected or _norm(rejected) == _norm(ex.answer) or (leaks is not None and leaks(rejected)):
             continue
         pairs.append({"prompt": ex.question, "chosen": ex.answer, "rejected": rejected, "source": ex.source,
                       "chunk_id": ex.chunk_id, "synthesized": how})  # fmt: skip
@@ -418,6 +420,7 @@ def synthesize(
     *,
     search: Callable[[str, int], list[Chunk]] | None = None,
     k: int = 4,
+    leaks: Callable[[str], bool] | None = None,
     seed: int = 42,
     max_examples: int = 400,
     max_pairs: int = 120,
@@ -427,7 +430,9 @@ def synthesize(
 ) -> SynthResult:
     """Conversations and DPO pairs from the documents in `sources` (paths relative to docs_dir).
     `search(question, k)` is the knowledge base's search (chunks, best first); without it the
-    self-retrieval check is skipped and a note says so."""
+    self-retrieval check is skipped and a note says so. `leaks(text)` is the data stage's leakage
+    check (builder._leakage): an example whose question or answer holds an eval text is dropped here,
+    counted against its extractor, so the cap is filled with examples the data stage keeps."""
     result = SynthResult([], [])
     found: list[SynthExample] = []
     for source in sources:
@@ -451,6 +456,16 @@ def synthesize(
         found.extend(made)
     attach_chunks(found, chunks)
     kept = drop_duplicates(found, eval_questions, encode, result)
+    if leaks is not None:
+        clean = []
+        for ex in kept:
+            if leaks(ex.question) or leaks(ex.answer):
+                result.drop(ex, "holds an eval answer")
+            else:
+                clean.append(ex)
+        kept = clean
+        for ex in kept:
+            ex.wrong = [w for w in ex.wrong if not leaks(w)]
     if search is not None:
         pool = _balanced(kept, SELF_RETRIEVAL_POOL * max_examples, seed)
         if len(pool) < len(kept):
@@ -463,7 +478,7 @@ def synthesize(
         result.dropped["over max_examples"] += len(kept) - len(final)
     result.examples = final
     result.counts = Counter(e.kind for e in final)
-    result.pairs = distractor_pairs(final, seed, max_pairs)
+    result.pairs = distractor_pairs(final, seed, max_pairs, leaks)
     if not final:
         result.notes.append(
             "no training examples found: the documents have no Q&A, headed sections, lists, tables, or sentences "

@@ -447,3 +447,23 @@ def test_pairs_reject_another_entitys_answer_when_the_document_has_no_sibling():
         ("What are the symptoms of Tuberculosis?", "Fever and a rash that lasts a week."),
     }
     assert {p["synthesized"] for p in pairs} == {"other entity"}
+
+
+def test_examples_holding_an_eval_answer_are_dropped_per_extractor(tmp_path):
+    """The data stage's leakage check, applied in synthesis: counted against the extractor that
+    made the example, and no preference pair keeps a leaking answer either."""
+    from builder._leakage import LeakChecker
+    from evals import read_eval_texts
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "shingles.md").write_text(CONDITION_MD)
+    evals = tmp_path / "evals"
+    evals.mkdir()
+    reference = "Two doses of the recombinant shingles vaccine, given 2 to 6 months apart, are recommended for adults 50 and older."
+    (evals / "suite.jsonl").write_text(json.dumps({"id": "1", "question": "Who should get the shingles shot?", "answer": reference, "answer_type": "free"}) + "\n")
+    leaks = LeakChecker(read_eval_texts(evals)).text_leaks
+    result = synthesize(docs, ["shingles.md"], [], fake_encode, [], leaks=leaks)
+    assert not any(reference[:40] in e.answer for e in result.examples) and result.examples
+    assert result.dropped_by["section"]["holds an eval answer"] == 1
+    assert not any(leaks(p["rejected"]) or leaks(p["chosen"]) for p in result.pairs)
