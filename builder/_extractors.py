@@ -384,6 +384,10 @@ def extract_sections(doc: Document) -> list[SynthExample]:
             if not about or (kind[0], about) in seen or _kind(about) or kind[0] in content_words(about):
                 continue
             question = kind[1].format(t=about)
+            if _be(about)[1] == "are":  # 'How are Kidney Stones in Adults diagnosed?'
+                question = re.sub(r"^(How|What|Is)( is|)\b", lambda m: "How are" if m.group(1) == "How" and m.group(2) else
+                                  ("What are" if m.group(1) == "What" and m.group(2) else ("Are" if m.group(1) == "Is" else m.group(0))), question)
+                question = question.replace(f"How common is {about}", f"How common are {about}")
             fact = kind[0]
         else:
             first = sentences[0] if sentences else ""
@@ -567,11 +571,17 @@ def _phrase_period(column: str) -> str:
     return f"in {c}"
 
 
+_SINGULAR_S = {
+    "diabetes", "news", "series", "species", "aids", "gas", "lens", "its", "this", "pancreas", "measles", "rabies", "shingles",
+    "mumps", "rickets", "herpes", "scabies", "rubella", "tetanus", "earnings",
+}  # fmt: skip
+
+
 def _be(label: str) -> tuple[str, str]:
     """('was', 'is') or ('were', 'are'): 'Inventories were', 'Net revenue was'."""
-    head = re.split(r",|\s+(?:of|for|from|in|on|to|and|by|provided|used|attributable|before|after|net)\s+", label.strip())[0].split()
+    head = re.split(r",|\s+(?:of|for|from|in|on|to|and|by|with|provided|used|attributable|before|after|net)\s+", label.strip())[0].split()
     word = head[-1].lower() if head else ""
-    plural = word.endswith("s") and not word.endswith(("ss", "ness", "sis", "us", "ics"))
+    plural = word.endswith("s") and not word.endswith(("ss", "ness", "is", "us", "ics")) and word not in _SINGULAR_S
     return ("were", "are") if plural else ("was", "is")
 
 

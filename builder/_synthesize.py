@@ -264,13 +264,16 @@ def resolve_ambiguous(examples: list[SynthExample], result: SynthResult) -> list
     out: list[SynthExample] = []
     for group in groups.values():
         answers = {_norm(e.answer) for e in group}
-        if len(answers) == 1 or len({e.source for e in group}) == 1:  # one answer, or one document asked twice: keep its first
+        firsts = [content_words(split_sentences(e.answer)[0]) if e.answer else set() for e in group]
+        alike = all(len(a & b) >= 0.6 * len(a | b) for a in firsts for b in firsts)  # the same definition in several documents
+        if len(answers) == 1 or alike or len({e.source for e in group}) == 1:  # one answer, or one document asked twice: keep its first
             out.append(group[0])
             for ex in group[1:]:
                 result.drop(ex, "duplicate")
             continue
         titles = [e.title.strip() for e in group]
-        if len(set(titles)) == len(group) and all(t and t.lower() not in g.question.lower() for t, g in zip(titles, group)):
+        usable = all(t and not re.match(r"(?:who|what|when|where|why|how)\b", t, re.I) and not re.search(r"\d{5,}", t) for t in titles)
+        if usable and len(set(titles)) == len(group) and all(t.lower() not in g.question.lower() for t, g in zip(titles, group)):
             for ex in group:
                 ex.question = f"{ex.question.rstrip('?')}, according to {ex.title.strip()}?"
                 out.append(ex)
