@@ -217,6 +217,12 @@ class Subject:
     company: bool = False  # a company: questions use the possessive ("PepsiCo's net revenue")
     usable: bool = True  # a title that names nothing ('PubMed abstract 10548670') is not used
 
+    @property
+    def proper(self) -> bool:
+        """A name ('Anxiety Disorders', 'Kidney Stones in Adults'), not a topic ('Fees and insurance')."""
+        words = [w for w in self.name.split() if w[:1].isalpha() and w.lower() not in _STOP]
+        return self.usable and bool(words) and sum(w[:1].isupper() for w in words) * 2 > len(words) and len(words) > 1 or self.company
+
     def possessive(self) -> str:
         return self.name + ("'" if self.name.endswith("s") else "'s")
 
@@ -483,9 +489,8 @@ def extract_lists(doc: Document) -> list[SynthExample]:
             # a yes/no question the list supports: is <item> one of <np>? (only 'yes': a list does not say what it leaves out)
             item = shown[len(out) % len(shown)]
             np_l = _with_article(lower_first(np_))
-            first_word = item.split()[0].lower()
-            if len(item.split()) <= 8 and be == "are" and not re.match(r"(?:a|an|the)\s", item, re.I) and not (first_word.endswith("s") and not first_word.endswith("ss")):
-                yn = f"Is {item} one of {np_l}{'' if about and content_words(about) & content_words(np_) or not about else ' for ' + about}?"
+            if len(item.split()) <= 8 and be == "are" and not re.match(r"(?:a|an|the)\s", item, re.I):
+                yn = f"{'Is' if _be(item)[1] == 'is' or item.split()[0].endswith('ing') else 'Are'} {item} one of {np_l}{'' if about and content_words(about) & content_words(np_) or not about else ' for ' + about}?"
                 out.append(SynthExample(yn, f"Yes. {answer}", doc.source, "list", start + offsets[i], "list_yes_no", end=end, answer_type="yes_no",
                                         wrong=[f"No. {upper_first(np_l)} do not include {item}."], title=doc.title, subject=about))  # fmt: skip
     return out
@@ -954,6 +959,9 @@ def _fact_question(np_: str, verb: str, fact: str, subject: Subject) -> str:
     if subject.company and subject.name.lower() not in np_l.lower():
         bare = re.sub(r"^(?:the|our)\s+", "", np_l)
         np_l = f"{subject.possessive()} {bare}"
+    elif subject.proper and not content_words(subject.name) & content_words(np_):
+        np_l = f"{np_l} for {subject.name}"  # 'the average age of onset for Anxiety Disorders'
+
     v = verb.lower()
     base = {"costs": "cost", "takes": "take", "lasts": "last", "opens": "open", "closes": "close", "charges": "charge", "earns": "earn", "pays": "pay"}.get(v, v)
     past = v in ("was", "were")
