@@ -194,7 +194,7 @@ def answer_sentences(sentences: list[str], question: str, words: int = MAX_ANSWE
     for s in sentences:
         if not out and (restates(s, question) or _CONNECTIVE.match(s) or len(s.split()) < 4):
             continue  # a first sentence that leans on what came before ('However, ...', 'These ...') or a fragment
-        if out and (len(s.split()) < 4 or s.endswith("?")):
+        if out and (len(s.split()) < 4 or s.endswith("?") or re.search(r"\b(?:below|the following)\b", s, re.I)):
             break  # a flattened list item ('Age.', 'Smoking.'): the answer ends before it
         if len(s.split()) > 2 * words or not re.search(r"[a-z]", s):
             break  # a run-on 'sentence' (a flattened list or table): no clean answer
@@ -358,6 +358,23 @@ HEADING_QUESTIONS: list[tuple[str, re.Pattern, str]] = [
 ]
 
 
+# Words an answer of each kind uses: a section whose opening says none of them answers something else.
+ON_TOPIC = {kind: re.compile(pattern, re.I) for kind, pattern in {
+    "symptoms": r"sign|symptom|feel|pain|notice|experience|cause|problem",
+    "causes": r"caus|result|due to|lead|trigger|gene|mutation|risk|factor|develop|from",
+    "treatment": r"treat|therap|surgery|medic|drug|manag|care|cure|relie|control",
+    "diagnosis": r"diagnos|test|exam|scan|biops|x.?ray|imaging|doctor|detect|find|measure|history",
+    "risk": r"risk|likely|common|age|affect|chance|increase|more often",
+    "prevention": r"prevent|avoid|reduc|lower|risk|vaccin|protect|quit|stop",
+    "outlook": r"prognos|outlook|recover|surviv|chance|life|expect|depend|factor",
+    "research": r"research|stud|trial|scientist|investigat|develop|test",
+    "stages": r"stage|spread|grade",
+    "inheritance": r"inherit|gene|parent|family|mutation|pass",
+    "frequency": r"common|rare|affect|case|people|prevalen|per |estimat|occur",
+    "complications": r"complicat|lead|cause|risk|problem|damage",
+}.items()}  # fmt: skip
+
+
 def _section_subject(headings: list[str], subject: Subject) -> str:
     """The most specific heading naming an entity (not a kind of question, not generic), else the document's subject."""
     for h in reversed(headings[:-1]):
@@ -405,8 +422,8 @@ def extract_sections(doc: Document) -> list[SynthExample]:
                 question = f"What {m.group(1).lower()} {lower_first(heading)} at {subject.name}?"
             about, fact = heading, "definition"
         answer = answer_sentences(sentences, question)
-        if not answer:
-            continue
+        if not answer or (fact in ON_TOPIC and not ON_TOPIC[fact].search(" ".join(split_sentences(answer)[:2]))):
+            continue  # nothing under the heading, or text that does not answer its kind ('Diagnosis' holding risk factors)
         seen.add((fact, about))
         ex = SynthExample(question, answer, doc.source, "section", start, fact, end=start + len(body), title=doc.title, subject=about)
         if fact == "inheritance":
@@ -1080,7 +1097,11 @@ def _defining_sentences(doc: Document) -> list[SynthExample]:
             article = (m.group("art") or "").lower()
             named = re.sub(r"\s*\((?![A-Z0-9/-]+\))[^)]*\)", "", np_)  # 'Bronchitis (bron-KI-tis)' -> 'Bronchitis'; '(DIPG)' stays
             question = f"What {m.group('be')} {article}{lower_first(named)}?"
-            answer = answer_sentences(sentences[i : i + 2], question)
+            head = np_.split()[-1].lower().rstrip("s")
+            follow = sentences[i + 1 : i + 2]
+            if follow and not (re.match(r"(?:it|they|this|these)\b", follow[0], re.I) or head in follow[0].lower()):
+                follow = []  # the next sentence is about something else ('Bronchitis also may cause ...' after 'Mucus is ...')
+            answer = answer_sentences([sentence, *follow], question)
             if not answer or not answer.startswith(sentence[:20]):
                 continue
             seen.add(np_.lower())
