@@ -200,6 +200,7 @@ def answer_sentences(sentences: list[str], question: str, words: int = MAX_ANSWE
             break  # a run-on 'sentence' (a flattened list or table): no clean answer
         if out and len(" ".join(out + [s]).split()) > words:
             break
+        s = re.sub(r"(?<=[a-z)])\.?\d{1,2}\.?$", ".", s)  # a footnote mark ('... problems.1.')
         out.append(s if s.endswith((".", "!", "?", '"')) else s + ".")
     answer = " ".join(out)
     return answer if len(answer.split()) >= 5 else ""
@@ -1090,6 +1091,8 @@ def _defining_sentences(doc: Document) -> list[SynthExample]:
                 continue
             np_ = m.group("np").strip()
             first = np_.split()[0].lower()
+            if first.endswith("ing"):
+                continue  # 'Relieving pain is one of the main goals': an activity, not a term
             if first in _NOT_SUBJECT_START or first in _STOP or np_.lower() in seen or set(np_.lower().split()) & {"we", "it", "they", "you", "he", "she", "our"} or (subject.usable and np_.lower() == subject.name.lower()):
                 continue
             if len(content_words(np_)) < 1 or np_.lower() in GENERIC_HEADINGS or re.search(r"\d", np_) or set(np_.lower().split()) & _ADVERBS:
