@@ -712,6 +712,8 @@ def extract_tables(doc: Document) -> list[SynthExample]:
 
 
 def _is_row_label(label: str) -> bool:
+    if _PERIOD.match(label) or re.match(r"(?:at|as of|as at|balance at)\s+\d", label, re.I):
+        return False  # a period ('At 31 December'), not a line item
     return (0 < len(label.split()) <= 12 and re.search(r"[A-Za-z]{3}", label) is not None and not _NUMBER.match(label)
             and label.rstrip(":").lower() not in {"total", "basic", "diluted", "other", "net", "assets", "liabilities"} and not label.endswith(":"))  # fmt: skip
 
