@@ -259,8 +259,9 @@ def _eval_suites_hash(b: _Build) -> str:
 
 
 def _synthesize(b: _Build, eval_questions: list[str]):
-    """Conversations and DPO pairs made from the documents (builder._synthesize), logged by source;
-    none repeats an eval question (`eval_questions`)."""
+    """Conversations and DPO pairs made from the documents (builder._synthesize), logged per
+    extractor with what each check dropped; none repeats an eval question (`eval_questions`) or
+    holds an eval text, and each question finds its own passage with the search serving uses."""
     from collections import Counter
 
     from ._inputs import Conversation, PreferencePair
