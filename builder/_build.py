@@ -261,8 +261,11 @@ def _eval_suites_hash(b: _Build) -> str:
 
 
 def _synthesize(b: _Build, eval_questions: list[str]):
-    """Conversations and DPO pairs made from the documents (builder._synthesize), logged by source;
-    none repeats an eval question (`eval_questions`)."""
+    """Conversations and DPO pairs made from the documents (builder._synthesize), logged per
+    extractor with what each check dropped; none repeats an eval question (`eval_questions`) or
+    holds an eval text, and each question finds its own passage with the search serving uses."""
+    from collections import Counter
+
     from ._inputs import Conversation, PreferencePair
     from ._synthesize import SynthExample, local_teacher, openai_teacher, synthesize
 
@@ -279,8 +282,18 @@ def _synthesize(b: _Build, eval_questions: list[str]):
             fh.write(json.dumps(ex.conversation(), ensure_ascii=False) + "\n")
 
     sources = sorted(b.kb.sources())
+    k, mode = b.cfg.knowledge.top_k, b.cfg.knowledge.search_mode
+
+    def search(question: str, k: int) -> list:  # what the data stage will retrieve for the question
+        return [h.chunk for h in b.kb.search(question, k=k, mode=mode)]
+
+    from ._leakage import LeakChecker, read_eval_texts
+
+    evals = read_eval_texts(b.folder / "evals")
+    leaks = LeakChecker(evals).text_leaks if not evals.empty else None
+
     result = synthesize(
-        b.docs_dir, sources, b.kb.chunks, b.kb.embedder.encode, eval_questions, seed=b.cfg.builder.seed,
+        b.docs_dir, sources, b.kb.chunks, b.kb.embedder.encode, eval_questions, search=search, k=k, leaks=leaks, seed=b.cfg.builder.seed,
         max_examples=sc.max_examples, max_pairs=sc.max_pairs, teacher=teacher,
         teacher_chunks=sc.teacher_chunks if teacher else 0, on_teacher_example=keep,
     )  # fmt: skip
@@ -294,7 +307,12 @@ def _synthesize(b: _Build, eval_questions: list[str]):
         PreferencePair([{"role": "user", "content": p["prompt"]}], p["chosen"], p["rejected"], "synthesized", 0, {"source": p["source"]})
         for p in result.pairs
     ]
-    info = {"by_source": dict(result.counts), "dropped": dict(result.dropped), "pairs": len(result.pairs), "samples": result.samples()}
+    info = {
+        "by_source": dict(result.counts), "dropped": dict(result.dropped), "pairs": len(result.pairs), "samples": result.samples(),
+        "made": dict(result.made), "dropped_by_source": {k: dict(v) for k, v in result.dropped_by.items()},
+        "self_retrieval": result.retrieval, "answer_types": dict(Counter(e.answer_type for e in result.examples)),
+        "pair_kinds": dict(Counter(p["synthesized"] for p in result.pairs)),
+    }  # fmt: skip
     return convs, pairs, info
 
 

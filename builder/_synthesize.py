@@ -1,27 +1,27 @@
 """Training data from documents alone: the `synthesize` stage.
 
 Most users arrive with documents and nothing else. This stage turns docs/ into SFT
-conversations and DPO pairs, from four sources, each counted in the build log:
+conversations and DPO pairs. builder._extractors reads each document (sections under headings
+of any depth, lists, tables of any width, financial statements, sentences stating facts, the
+Q&A a document already holds) into questions a person would ask, each naming its subject, with
+the answer the passage holds; an optional teacher model writes more under the same rules.
+Then every candidate is checked, and the build log counts what each check dropped:
 
-1. Q&A the documents already hold: "Q:/A:" blocks, question headings followed by their
-   answer, glossary-style term/definition pairs and two-column (key | value) tables.
-   The answer is the document's own text.
-2. Headings (`heading`): a section headed "Symptoms", "Treatment", "Fees", "Eligibility" ...
-   in a document about X becomes the question a reader asks of it ("What are the symptoms
-   of X?"), answered by the section's first sentences.
-3. Structure: for each sentence that states a fact a person asks about (an amount, a
-   rate, a time, a duration, a phone number, a person's name), a who/what/when/how-much
-   question formed from the section heading and the sentence's subject; the answer is the
-   sentence itself, so it is grounded by construction. Deterministic, fast, offline.
-4. A teacher model (optional, off by default): an OpenAI-compatible endpoint or a local
-   Hugging Face model folder writes a question and answer for sampled chunks (RAFT-style);
-   answers whose content is not supported by their chunk are dropped.
+- ambiguous: the same question asked of passages with different answers (disambiguated by the
+  document's title first, dropped when that does not separate them);
+- duplicate: the same question and answer twice;
+- near an eval question: within cosine 0.85 of an eval-suite question, so the eval stays held out;
+- holds an eval answer: shares a 13-word run with an eval text (the data stage's leakage check,
+  applied here too so that it is counted per extractor and the cap is filled with kept examples);
+- not self-retrievable: searching the question (the knowledge base the data stage renders with)
+  does not put its own passage in the top k, so the model would be trained to answer from
+  context it will not be served.
 
-DPO pairs: the grounded answer is chosen; the rejected answer states a fact of the same kind
-from another part of the documents (a distractor), so it is plausible but wrong.
-
-Every example records the chunk it came from, and questions that duplicate or nearly
-duplicate an eval-suite question are dropped and counted, so the eval stays held out.
+DPO pairs: chosen = the grounded answer; rejected = an answer clearly wrong for this question,
+made by the extractor where the document has one (another period's or another row's figure),
+else the same kind of answer about another entity (another condition's symptoms), else the
+grounded answer with a claim the passage does not hold. Answer-vs-decline pairs are the data
+stage's (builder._data), not made here.
 """
 from __future__ import annotations
 
@@ -29,404 +29,86 @@ import json
 import random
 import re
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 import numpy as np
 
-from knowledge import Chunk, Document, load_document
+from knowledge import Chunk, load_document
 from knowledge.errors import BuildError
 
-SOURCES = ("faq", "table", "definition", "heading", "structure", "teacher")
+from ._extractors import EXTRACTORS, MAX_ANSWER_WORDS, SynthExample, content_words, split_sentences  # noqa: F401
+from ._extractors import (  # noqa: F401  (the extractors, importable from here too)
+    extract_definitions, extract_faq, extract_facts, extract_lists, extract_sections, extract_statements, extract_tables,
+)
+
+SOURCES = (*EXTRACTORS, "teacher")
 DUPLICATE_SIMILARITY = 0.85  # cosine at or above this counts as the same question (eval leakage)
-MAX_ANSWER_WORDS = 90
-
-
-@dataclass
-class SynthExample:
-    question: str
-    answer: str
-    source: str  # document path relative to docs/
-    kind: str  # one of SOURCES
-    offset: int = 0  # where the answer's text starts in the document (to find its chunk)
-    fact: str = ""  # fact type for structure examples (money, time, ...); distractors match it
-    chunk_id: str | None = None
-
-    def conversation(self) -> dict:
-        return {
-            "messages": [{"role": "user", "content": self.question}, {"role": "assistant", "content": self.answer}],
-            "source": self.source,
-            "chunk_id": self.chunk_id,
-            "synthesized": self.kind,
-        }
+DROP_REASONS = ("ambiguous", "duplicate", "near an eval question", "holds an eval answer", "not self-retrievable")
+SELF_RETRIEVAL_POOL = 3  # candidates searched per example kept: enough to fill max_examples after the check drops some
 
 
 @dataclass
 class SynthResult:
     examples: list[SynthExample]
     pairs: list[dict]
-    counts: Counter = field(default_factory=Counter)  # kept examples per source
-    dropped: Counter = field(default_factory=Counter)  # why examples were dropped
+    counts: Counter = field(default_factory=Counter)  # kept examples per extractor
+    dropped: Counter = field(default_factory=Counter)  # why examples were dropped, all extractors
+    made: Counter = field(default_factory=Counter)  # candidates per extractor
+    dropped_by: dict = field(default_factory=lambda: defaultdict(Counter))  # extractor -> reason -> count
+    retrieval: dict = field(default_factory=dict)  # self-retrieval: searched, top1, topk, k
     notes: list[str] = field(default_factory=list)
 
-    def samples(self, per_source: int = 2) -> dict[str, list[str]]:
+    def drop(self, ex: SynthExample, reason: str) -> None:
+        self.dropped[reason] += 1
+        self.dropped_by[ex.kind][reason] += 1
+
+    def samples(self, per_source: int = 3) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
+        rng = random.Random(0)
+        by_kind: dict[str, list[SynthExample]] = defaultdict(list)
         for ex in self.examples:
-            if len(out.setdefault(ex.kind, [])) < per_source:
+            by_kind[ex.kind].append(ex)
+        for kind, exs in by_kind.items():
+            for ex in rng.sample(exs, min(per_source, len(exs))):
                 words = ex.answer.split()
-                shown = " ".join(words[:25]) + (" …" if len(words) > 25 else "")
-                out[ex.kind].append(f"Q: {ex.question} | A: {shown}")
+                shown = " ".join(words[:30]) + (" …" if len(words) > 30 else "")
+                out.setdefault(kind, []).append(f"Q: {ex.question} | A: {shown} | {ex.source}")
         return out
 
     def summary(self) -> str:
-        lines = [f"synthesized {len(self.examples)} conversations and {len(self.pairs)} DPO pairs from documents"]
-        lines.append("  by source: " + ", ".join(f"{k} {self.counts.get(k, 0)}" for k in SOURCES))
-        if self.dropped:
-            lines.append("  dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(self.dropped.items())))
-        for kind, samples in self.samples().items():
-            for s in samples:
-                lines.append(f"  e.g. [{kind}] {s}")
+        types = Counter(e.answer_type for e in self.examples)
+        lines = [
+            f"synthesized {len(self.examples)} conversations and {len(self.pairs)} DPO pairs from documents "
+            f"({', '.join(f'{t} {n}' for t, n in sorted(types.items()))})"
+        ]
+        r = self.retrieval
+        if r.get("searched"):
+            lines.append(
+                f"  self-retrieval: {r['top1']}/{r['searched']} questions rank their own passage first "
+                f"({r['top1'] / r['searched']:.2f}), {r['topk']}/{r['searched']} in the top {r['k']} ({r['topk'] / r['searched']:.2f})"
+            )
+        samples = self.samples()
+        for kind in SOURCES:
+            if not self.made.get(kind):
+                continue
+            why = self.dropped_by.get(kind, {})
+            reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(why.items())) or "none"
+            lines.append(f"  {kind}: made {self.made[kind]}, kept {self.counts.get(kind, 0)}; dropped: {reasons}")
+            for s in samples.get(kind, []):
+                lines.append(f"    e.g. {s}")
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
-
-
-# --- 1. Q&A already in the documents ----------------------------------------------------
-
-_QA = re.compile(
-    r"(?:^|\n)[ \t>*-]*(?:\*\*)?(?:Q|Question)(?:\*\*)?\s*[:.)]\s*(?:\*\*)?(?P<q>[^\n]+?)\s*\n+"
-    r"[ \t>*-]*(?:\*\*)?(?:A|Answer)(?:\*\*)?\s*[:.)]\s*(?P<a>.+?)(?=\n[ \t>*-]*(?:\*\*)?(?:Q|Question)(?:\*\*)?\s*[:.)]|\n\s*\n\s*\n|\n#|\Z)",
-    re.S,
-)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[-])")
-_ABBREVIATIONS = {"a.m.", "p.m.", "dr.", "mr.", "mrs.", "ms.", "mx.", "st.", "e.g.", "i.e.", "no.", "approx.", "etc.", "vs.", "inc.", "u.s."}
-GENERIC_HEADINGS = {"frequently asked questions", "faq", "faqs", "glossary", "glossary of terms", "overview", "introduction", "summary", "details", "more information", "notes"}
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a paragraph, not split after 'a.m.', 'Dr.' and similar abbreviations."""
-    text = " ".join(text.replace("**", "").split())
-    out, start = [], 0
-    for m in _SENTENCE_END.finditer(text):
-        last_word = text[start : m.start()].rsplit(" ", 1)[-1].lower()
-        if last_word in _ABBREVIATIONS:
-            continue
-        out.append(text[start : m.start()])
-        start = m.end()
-    if text[start:].strip():
-        out.append(text[start:])
-    return [s.strip().lstrip("-*• ").strip() for s in out if s.strip().lstrip("-*• ").strip()]
-
-
-def _clip(text: str, words: int = MAX_ANSWER_WORDS) -> str:
-    """Whole sentences up to about `words` words: answers stay short, like a front-desk reply."""
-    sentences = split_sentences(text)
-    if sentences and len(sentences[0].split()) > 2 * words:
-        return ""  # one run-on "sentence" (a list or table flattened without stops): no clean answer
-    out: list[str] = []
-    for s in sentences:
-        if out and len(" ".join(out + [s]).split()) > words:
-            break
-        out.append(s)
-    return " ".join(out)
-
-
-def _sections(doc: Document) -> Iterable[tuple[list[str], str, int]]:
-    for s in doc.sections:
-        body = doc.text[s.start : s.end]
-        if body.strip():
-            yield s.headings, body, s.start
-
-
-def extract_faq(doc: Document) -> list[SynthExample]:
-    """'Q: ... A: ...' blocks and question headings ('How do I enrol?') followed by their answer."""
-    out: list[SynthExample] = []
-    for m in _QA.finditer(doc.text):
-        q, a = m.group("q").strip(" *"), _clip(m.group("a"))
-        if len(q) > 8 and len(a) > 3:
-            out.append(SynthExample(q if q.endswith("?") else q + "?", a, doc.source, "faq", m.start("a")))
-    for headings, body, start in _sections(doc):
-        if headings and headings[-1].rstrip().endswith("?") and not _QA.search(body):
-            answer = _clip(body)
-            if len(answer.split()) >= 3:
-                out.append(SynthExample(headings[-1].strip(), answer, doc.source, "faq", start))
-    return out
-
-
-_TABLE_ROW = re.compile(r"^\s*\|?\s*([^|\n]+?)\s*\|\s*([^|\n]+?)\s*\|?\s*$")
-_SEPARATOR = re.compile(r"^[\s|:\-]+$")
-
-
-def extract_tables(doc: Document) -> list[SynthExample]:
-    """Two-column tables (key | value) become 'What is the <value column> for <key>?' questions.
-
-    The header row names the value column ('Fee', 'Hours', 'APR'); rows of wider tables are left
-    to the structure questions, since a key/value reading of them would be wrong.
-    """
-    out: list[SynthExample] = []
-    lines = doc.text.split("\n")
-    offsets = np.cumsum([0] + [len(line) + 1 for line in lines])
-    i = 0
-    while i < len(lines):
-        block = []
-        while i < len(lines) and (_TABLE_ROW.match(lines[i]) or (block and _SEPARATOR.match(lines[i]) and "|" in lines[i])):
-            if lines[i].count("|") - (lines[i].strip().startswith("|") + lines[i].strip().endswith("|")) == 1:
-                block.append(i)
-            elif not _SEPARATOR.match(lines[i]):
-                block = []  # a row with more than two columns: not a key/value table
-                while i < len(lines) and "|" in lines[i]:
-                    i += 1
-                break
-            i += 1
-        if len(block) >= 3:  # a header and at least two rows
-            head_key, head_value = (g.strip(" *") for g in _TABLE_ROW.match(lines[block[0]]).groups())
-            labelled = _is_label(head_key) and _is_label(head_value)
-            column = head_value.lower() if labelled else ""
-            if column in ("detail", "details", "value", "information", "info"):
-                column = ""
-            topic = _topic(_section_at(doc, int(offsets[block[0]])), doc.title, lower=False)  # a name: 'Eastgate'
-
-            for row in block[1:] if labelled else block:
-                key, value = (g.strip(" *") for g in _TABLE_ROW.match(lines[row]).groups())
-                if not key or not value or _SEPARATOR.match(key) or len(value.split()) > MAX_ANSWER_WORDS:
-                    continue
-                if labelled:  # | Service | Fee |: each row's key is the thing asked about
-                    question = f"What is the {column} for {_lower_first(key)}?" if column else f"What are the details for {_lower_first(key)}?"
-                elif topic:  # | Phone | (402) 555-0110 |: rows are attributes of the section's subject
-                    verb = "are" if re.search(r"[^s]s$", key.split()[-1]) else "is"
-                    question = f"What {verb} the {_lower_first(key)} for {topic}?"
-                else:
-                    continue
-                out.append(SynthExample(question, f"{key}: {value.rstrip('.')}.", doc.source, "table", int(offsets[row])))
-        i += 1
-    return out
-
-
-def _is_label(cell: str) -> bool:
-    """A column heading ('Fee', 'Lobby hours'), not a value ('410 Quarry Lane', '$25')."""
-    return 0 < len(cell.split()) <= 4 and not re.search(r"\d|[$€£%@]", cell)
-
-
-_TERM = re.compile(r"^[A-Z][\w/&'().,\- ]{1,60}$")
-
-
-def extract_definitions(doc: Document) -> list[SynthExample]:
-    """Glossary entries: a short term on its own line (or '**Term**: text') followed by its definition."""
-    out: list[SynthExample] = []
-    for m in re.finditer(r"(?:^|\n)\s*(?:[-*]\s*)?\*\*([^*\n]{2,60})\*\*\s*[:\-–—]\s*([^\n]{20,})", doc.text):
-        term, body = m.group(1).strip(), _clip(m.group(2))
-        if not body:
-            continue
-        section = _section_at(doc, m.start())
-        if _is_definition(body, section):
-            question = f"What does {term} mean?"
-        else:  # a labelled line ('**Day after Thanksgiving**: only two branches open'), not a glossary entry
-            topic = _topic(section, doc.title)
-            question = f"What should I know about {term}" + (f" ({topic})?" if topic and topic.lower() not in term.lower() else "?")
-        out.append(SynthExample(question, body, doc.source, "definition", m.start(2)))
-    headings = {h.strip().lower() for sec in doc.sections for h in sec.headings}
-    paragraphs = [(m.start(), m.group(0)) for m in re.finditer(r"[^\n]+(?:\n(?!\n)[^\n]+)*", doc.text)]
-    run: list[tuple[int, str, int, str]] = []
-    for (p0, term), (p1, body) in zip(paragraphs, paragraphs[1:]):
-        term = term.strip()
-        if term.lower().lstrip("# ") in headings or term.startswith("#") or (term.isupper() and len(term) > 5):
-            continue  # headings (including ALL-CAPS ones in plain text) are not glossary terms
-        if (_TERM.match(term) and not term.endswith((".", ":", "?")) and len(term.split()) <= 8
-                and 8 <= len(body.split()) <= 60 and body.rstrip().endswith(".")):  # a definition is short; a long body follows a sub-heading
-            run.append((p0, term, p1, body))
-    glossary = any(_GLOSSARY.search(h) for h in [doc.title, *headings])
-    definitional = sum(bool(_DEFINITION_START.match(body.strip())) for _, _, _, body in run)
-    # Only a run of such pairs is a glossary (a lone one is a heading), and only when the bodies read
-    # as definitions ('The fixed amount ...'): plain-text sub-headings ('Outlook' then 'Doctors often
-    # treat ...') make runs too.
-    if len(run) >= 3 and (glossary or definitional * 3 >= len(run) * 2):
-        for _, term, p1, body in run:
-            answer = _clip(body)
-            if answer:
-                out.append(SynthExample(f"What does {term} mean?", answer, doc.source, "definition", p1))
-    return out
-
-
-_GLOSSARY = re.compile(r"glossary|definitions?|terms|jargon|what .* means?|abbreviations", re.I)
-
-
-def _section_at(doc: Document, offset: int) -> list[str]:
-    """The headings of the section holding `offset`."""
-    return next((s.headings for s in doc.sections if s.start <= offset < s.end), [])
-
-
-_DEFINITION_START = re.compile(r"(?:The|A|An|Any|Each|Money|Your|What|When|Where|Someone|Something|Anyone|Amount|Part|Type|Kind)\b")
-
-
-def _is_definition(body: str, headings: list[str]) -> bool:
-    """A glossary entry: under a glossary-like heading, or worded as a definition ('The yearly cost
-    of ...', 'A loan that ...'); a labelled fact ('only two branches open') is not."""
-    if any(_GLOSSARY.search(h) for h in headings):
-        return True
-    return bool(_DEFINITION_START.match(body))
-
-
-# --- 2. Questions from headings ----------------------------------------------------------
-
-# Section headings that say what kind of question the section answers, in health, finance and
-# policy documents alike; {t} is the document's subject (its title).
-HEADING_QUESTIONS: list[tuple[str, re.Pattern, str]] = [
-    (kind, re.compile(rf"^(?:{pattern})$", re.I), template)
-    for kind, pattern, template in (
-        ("overview", r"overview|about|introduction|what is it|description|summary|key points", "What is {t}?"),
-        ("symptoms", r"(?:signs and )?symptoms|signs|symptoms and signs", "What are the symptoms of {t}?"),
-        ("causes", r"causes?|what causes it|why it happens", "What causes {t}?"),
-        ("treatment", r"treatments?|treatment options|how is it treated|management|therapy", "How is {t} treated?"),
-        ("diagnosis", r"diagnosis|diagnosis \(exams and tests\)|exams and tests|tests|how is it diagnosed|screening", "How is {t} diagnosed?"),
-        ("risk", r"who is at risk|risk factors|who gets it", "Who is at risk for {t}?"),
-        ("prevention", r"prevention|how can it be prevented|how to prevent it", "How can {t} be prevented?"),
-        ("outlook", r"outlook|prognosis|outlook \(prognosis\)|expectations", "What is the outlook for {t}?"),
-        ("complications", r"complications|possible complications", "What are the complications of {t}?"),
-        ("stages", r"stages|stages of .*", "What are the stages of {t}?"),
-        ("inheritance", r"inheritance|genetics|is it inherited|inheritance pattern", "Is {t} inherited?"),
-        ("frequency", r"how common is it|frequency|prevalence", "How common is {t}?"),
-        ("eligibility", r"eligibility|who can apply|who can join|who qualifies|who is eligible", "Who is eligible for {t}?"),
-        ("fees", r"fees?|costs?|charges|pricing|fees and charges|what it costs", "What are the fees for {t}?"),
-        ("apply", r"how to apply|applying|how to open|how to get started|getting started|how to enrol|how to enroll", "How do I apply for {t}?"),
-        ("requirements", r"requirements|what you need|documents needed|what to bring", "What do I need for {t}?"),
-        ("limits", r"limits|limits and cut-off times|cut-off times|deadlines", "What are the limits and deadlines for {t}?"),
-        ("contact", r"contact|contact us|how to reach us|questions", "Who do I contact about {t}?"),
-    )
-]
-
-
-def extract_headings(doc: Document) -> list[SynthExample]:
-    """'What are the symptoms of X?' for a section headed 'Symptoms' in a document about X: the
-    question a reader would ask of that section, answered by the section's own first sentences."""
-    subject = doc.title.strip()
-    if not subject or re.search(r"\d{6,}", subject) or len(subject.split()) > 10 or _QUESTION_START.match(subject):
-        return []  # no usable subject: 'PubMed abstract 10548670', a sentence or a question for a title
-    out: list[SynthExample] = []
-    seen: set[str] = set()
-    for headings, body, start in _sections(doc):
-        if not headings:
-            continue
-        heading = _NUMBERING.sub("", headings[-1].strip()).rstrip(":").strip()
-        heading = re.sub(r"\s*\(\d+\)$", "", heading)  # 'Overview (2)'
-        kind = next(((k, t) for k, pattern, t in HEADING_QUESTIONS if pattern.match(heading)), None)
-        if kind is None or kind[0] in seen:
-            continue
-        answer = _clip(_unwrap(body).replace("\n", " "))
-        if len(answer.split()) < 5:
-            continue
-        seen.add(kind[0])
-        out.append(SynthExample(kind[1].format(t=subject), answer, doc.source, "heading", start, kind[0]))
-    return out
-
-
-# --- 3. Questions from facts in sentences -------------------------------------------------
-
-FACTS: dict[str, tuple[re.Pattern, str]] = {
-    "phone": (re.compile(r"(?:\+?1[-. ])?\(?\b\d{3}\)?[-. ]\d{3}[-. ]\d{4}\b|\bext(?:ension)?\.? ?\d{2,5}\b", re.I), "What number do I call about {t}?"),
-    "money": (re.compile(r"[$€£]\s?\d[\d,]*(?:\.\d+)?"), "How much is {t}?"),
-    "percent": (re.compile(r"\b\d+(?:\.\d+)?\s?%"), "What is the rate for {t}?"),
-    "time": (re.compile(r"\b\d{1,2}(?::\d{2})?\s?(?:a\.?m\.?|p\.?m\.?)(?=\W|$)", re.I), "When is {t}?"),
-    "duration": (
-        re.compile(r"\b(?:\d+|one|two|three|four|five|six|seven|ten|twelve|thirty)\s+(?:business\s+|working\s+|calendar\s+)?(?:days?|weeks?|months?|years?|hours?|minutes?)\b", re.I),
-        "How long is {t}?",
-    ),
-    "person": (re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Mx)\.?\s+[A-Z][a-z]+(?:[ -][A-Z][a-z]+)?"), "Who handles {t}?"),
-}
-_VERB = re.compile(
-    r"\b(?:is|are|was|were|costs?|charges?|takes?|opens?|closes?|runs?|lasts?|must|can|cannot|will|may|should|"
-    r"has|have|applies|apply|starts?|ends?|requires?|needs?|pays?|earns?|gets?|offers?|covers?|includes?)\b",
-    re.I,
-)
-
-
-def _lower_first(phrase: str) -> str:
-    """'The no-show fee' -> 'the no-show fee', but 'Membership Share Savings' and 'APR' keep their capitals."""
-    words = phrase.split()
-    if not words or words[0][1:2].isupper() or any(w[:1].isupper() for w in words[1:]):
-        return phrase
-    return phrase[0].lower() + phrase[1:]
-
-
-_NUMBERING = re.compile(r"^(?:(?:step|part|section)\s+\d+\s*[:.)\-–—]?|\d+(?:\.\d+)*[.)]?)\s+", re.I)
-_QUESTION_START = re.compile(r"^(?:who|what|when|where|why|how|which|can|could|do|does|did|is|are|will|should|if)\b", re.I)
-
-
-def _topic(headings: list[str], title: str, lower: bool = True) -> str:
-    """The most specific heading that says what the section is about: generic ones ('FAQ') and
-    question-like ones ('Who can join?') skipped, numbering ('Step 3:', '2.') removed."""
-    for h in [*reversed(headings), title]:
-        if h.strip().endswith("?"):
-            continue
-        is_title = h is title
-        h = _NUMBERING.sub("", h.strip()).rstrip(":").strip()
-        if (h and h.lower() not in GENERIC_HEADINGS and not _QUESTION_START.match(h) and not re.search(r"\d{6,}|^page \d+$", h, re.I)
-                and (is_title or not any(pattern.match(h) for _, pattern, _ in HEADING_QUESTIONS))):  # 'Prevention' says what kind, not what about
-            return _lower_first(h) if lower else h
-    return ""
-
-
-def _subject(sentence: str) -> str:
-    """The words before the sentence's first verb ('The no-show fee' in 'The no-show fee is $40.')."""
-    m = _VERB.search(sentence)
-    if not m:
-        return ""
-    words = sentence[: m.start()].strip(" ,;:-").split()
-    if not 1 <= len(words) <= 7 or words[0].lower() in _NOT_SUBJECTS or any(c.isdigit() for c in "".join(words)):
-        return ""
-    if not any(len(w) > 3 and w.lower() not in {"the", "your", "our", "their", "then", "also", "only"} for w in words):
-        return ""
-    return _lower_first(" ".join(words))
-
-
-_NOT_SUBJECTS = {
-    "you", "we", "it", "this", "that", "they", "if", "when", "i", "there", "these", "those", "please", "call", "ask",
-    "visit", "bring", "choose", "allow", "keep", "deposit", "send", "use", "see", "contact", "go", "email", "a:", "q:",
-    "at", "in", "on", "for", "from", "with", "after", "before", "during", "by", "under", "as", "to", "within", "once",
-    "as long as", "unless", "while", "because", "since",
-}  # fmt: skip
-
-
-def _unwrap(text: str) -> str:
-    """Join hard-wrapped lines (PDF text) where a line ends mid-sentence and the next starts in lower case.
-    Same length as the input, so offsets stay valid."""
-    return re.sub(r"(?<=[^.!?:\n])\n(?=[a-z0-9(])", " ", text)
-
-
-def extract_structure(doc: Document, per_section: int = 3) -> list[SynthExample]:
-    """Who/what/when/how-much questions about the facts under each heading (or the title)."""
-    out: list[SynthExample] = []
-    for headings, body, start in _sections(doc):
-        topic = _topic(headings, doc.title)
-        if not topic:
-            continue
-        kept = 0
-        sentences = [
-            (start + line.start(), sentence)
-            for line in re.finditer(r"[^\n]+", _unwrap(body))
-            for sentence in split_sentences(line.group(0))
-        ]
-        for offset, sentence in sentences:
-            if not 5 <= len(sentence.split()) <= MAX_ANSWER_WORDS or "|" in sentence or re.match(r"(?:Q|A|Question|Answer)\s*[:.)]", sentence):
-                continue
-            fact = next((name for name, (pattern, _) in FACTS.items() if pattern.search(sentence)), None)
-            if fact is None:
-                continue
-            subject = _subject(sentence)
-            about = f"{subject} ({topic})" if subject and subject.lower() not in topic.lower() else topic
-            answer = sentence if sentence.endswith((".", "!", "?")) else sentence + "."
-            out.append(SynthExample(FACTS[fact][1].format(t=about), answer, doc.source, "structure", offset, fact))
-            kept += 1
-            if kept >= per_section:
-                break
-    return out
-
 
 # --- 4. Teacher model (optional) ----------------------------------------------------------
 
 TEACHER_PROMPT = (
     "Here is a passage from {title}:\n\n{text}\n\n"
-    "Write one question a customer could ask that this passage answers, and the answer using only the passage. "
+    "Write one question a customer could ask that this passage answers. The question must name what it is about "
+    "(the company, condition, service or document: {title}) so that it can be answered without seeing the passage. "
+    "Then write the answer using only sentences of the passage. "
     'Reply with JSON only: {{"question": "...", "answer": "..."}}'
 )
 
@@ -443,6 +125,14 @@ def supported(answer: str, passage: str, min_share: float = 0.7) -> bool:
     passage_tokens = _content_tokens(passage)
     numbers = {t for t in tokens if any(c.isdigit() for c in t)}
     return numbers <= passage_tokens and len(tokens & passage_tokens) / len(tokens) >= min_share
+
+
+def names_subject(question: str, chunk: Chunk) -> bool:
+    """The question names what it is about: a word of the document's title or of a heading above the
+    passage (a title that names nothing, like a bare file number, asks nothing of the question)."""
+    names = content_words(" ".join([chunk.title, *chunk.headings]))
+    names = {w for w in names if not w.isdigit()}
+    return not names or bool(names & content_words(question))
 
 
 def parse_teacher_reply(reply: str) -> tuple[str, str] | None:
@@ -516,40 +206,136 @@ def teacher_examples(
         parsed = parse_teacher_reply(reply)
         if parsed is None:
             result.dropped["teacher: malformed reply"] += 1
+            result.dropped_by["teacher"]["malformed reply"] += 1
             continue
         q, a = parsed
         if not supported(a, chunk.text):
             result.dropped["teacher: answer not supported by its chunk"] += 1
+            result.dropped_by["teacher"]["answer not supported by its chunk"] += 1
             continue
-        ex = SynthExample(q, a, chunk.source, "teacher", chunk.start, chunk_id=chunk.id)
+        if not names_subject(q, chunk):
+            result.dropped["teacher: question does not name its subject"] += 1
+            result.dropped_by["teacher"]["question does not name its subject"] += 1
+            continue
+        ex = SynthExample(q, a, chunk.source, "teacher", chunk.start, "teacher", chunk_id=chunk.id, end=chunk.end, title=chunk.title)
         out.append(ex)
         if on_example:
             on_example(ex)
     return out
 
 
-# --- DPO pairs, chunk ids, de-duplication --------------------------------------------------
+
+# --- checks ------------------------------------------------------------------------------------
 
 
-def distractor_pairs(examples: list[SynthExample], seed: int, limit: int) -> list[dict]:
-    """chosen = the grounded answer; rejected = an answer of the same kind from another document
-    section (a wrong fee for a fee question), so the pair teaches reading the context."""
-    rng = random.Random(seed)
-    by_fact: dict[str, list[SynthExample]] = {}
+def _norm(question: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9$%.,']+", question.lower())).strip(" .,?")
+
+
+def locate(ex: SynthExample, text: str) -> None:
+    """Point the example at where its answer's first words stand in the document (the section start
+    an extractor gives can fall in the chunk before), so its chunk is the one holding the answer."""
+    words = re.sub(r"^(?:Yes|No)\. ", "", ex.answer).replace("**", "").split()[:6]
+    if len(words) < 4:
+        return
+    m = re.compile(r"\W+".join(re.escape(w.strip(".,;:")) for w in words)).search(text, max(0, ex.offset - 200))
+    if m and (ex.end < 0 or m.start() <= ex.end):
+        ex.offset = m.start()
+
+
+def well_formed(ex: SynthExample) -> bool:
+    """An answer users want: no heading marks, list debris or table pipes, whole sentences, and not
+    a restatement of its question."""
+    a = ex.answer
+    if not a or re.search(r"(?:^|\s)#{1,6}\s|\bKey Points\b|\|", a) or re.match(r"\s*[-*•]", a):
+        return False
+    if not re.search(r"[.!?\"')]$", a) or len(a.split()) < 3:
+        return False
+    return not (content_words(a) <= content_words(ex.question) | {"yes", "no"})
+
+
+def resolve_ambiguous(examples: list[SynthExample], result: SynthResult) -> list[SynthExample]:
+    """A question asked with different answers (two documents' 'What are the symptoms?') is asked
+    of its document ('..., according to <title>?') when that tells them apart; otherwise dropped.
+    Repeats with the same answer are duplicates."""
+    groups: dict[str, list[SynthExample]] = defaultdict(list)
     for ex in examples:
-        by_fact.setdefault(ex.fact or ex.kind, []).append(ex)
-    pairs = []
-    for ex in rng.sample(examples, len(examples)):
-        pool = [o for o in by_fact.get(ex.fact or ex.kind, []) if o.answer != ex.answer and (o.source, o.offset) != (ex.source, ex.offset)]
-        if not pool:
-            pool = [o for o in examples if o.answer != ex.answer]
-        if not pool:
+        groups[_norm(ex.question)].append(ex)
+    out: list[SynthExample] = []
+    for group in groups.values():
+        answers = {_norm(e.answer) for e in group}
+        firsts = [content_words(split_sentences(e.answer)[0]) if e.answer else set() for e in group]
+        alike = all(len(a & b) >= 0.6 * len(a | b) for a in firsts for b in firsts)  # the same definition in several documents
+        if len(answers) == 1 or alike or len({e.source for e in group}) == 1:  # one answer, or one document asked twice: keep its first
+            out.append(group[0])
+            for ex in group[1:]:
+                result.drop(ex, "duplicate")
             continue
-        other = rng.choice(pool)
-        pairs.append({"prompt": ex.question, "chosen": ex.answer, "rejected": other.answer, "source": ex.source, "chunk_id": ex.chunk_id, "synthesized": "distractor"})
-        if len(pairs) >= limit:
-            break
-    return pairs
+        titles = [e.title.strip() for e in group]
+        usable = all(t and not re.match(r"(?:who|what|when|where|why|how)\b", t, re.I) and not re.search(r"\d{5,}", t) for t in titles)
+        if usable and len(set(titles)) == len(group) and all(t.lower() not in g.question.lower() for t, g in zip(titles, group)):
+            for ex in group:
+                ex.question = f"{ex.question.rstrip('?')}, according to {ex.title.strip()}?"
+                out.append(ex)
+            continue
+        for ex in group:
+            result.drop(ex, "ambiguous")
+    return out
+
+
+def drop_near_eval(examples: list[SynthExample], eval_questions: list[str], encode: Callable[[list[str]], np.ndarray], result: SynthResult) -> list[SynthExample]:
+    """Questions too close to an eval question (the eval stays held out)."""
+    if not examples or not eval_questions:
+        return examples
+    q = encode([ex.question for ex in examples])
+    e = encode(eval_questions)
+    too_close = (q @ e.T).max(axis=1) >= DUPLICATE_SIMILARITY
+    for ex, close in zip(examples, too_close):
+        if close:
+            result.drop(ex, "near an eval question")
+    return [ex for ex, close in zip(examples, too_close) if not close]
+
+
+def drop_duplicates(examples: list[SynthExample], eval_questions: list[str], encode: Callable[[list[str]], np.ndarray], result: SynthResult) -> list[SynthExample]:
+    """Exact repeats, then questions too close to an eval question."""
+    return drop_near_eval(resolve_ambiguous(examples, result), eval_questions, encode, result)
+
+
+def _squash(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def _holds(chunk: Chunk, ex: SynthExample) -> bool:
+    """The chunk is the example's passage: its id, the same document covering the answer's start,
+    or a chunk of the same document that holds the answer's first sentence word for word (a summary
+    at the top of a page that repeats it)."""
+    if ex.chunk_id and chunk.id == ex.chunk_id:
+        return True
+    if chunk.source != ex.source:
+        return False
+    if chunk.start <= ex.offset < max(chunk.end, chunk.start + 1):
+        return True
+    first = split_sentences(re.sub(r"^(?:Yes|No)\. ", "", ex.answer))[:1]
+    return bool(first) and ex.kind not in ("table", "statement") and len(first[0].split()) >= 6 and _squash(first[0]) in _squash(chunk.text)
+
+
+def self_retrievable(examples: list[SynthExample], search: Callable[[str, int], list[Chunk]], k: int, result: SynthResult) -> list[SynthExample]:
+    """Keep the questions whose own passage comes back in the top `k` when the question is searched:
+    the data stage renders each example with what retrieval finds, and a question retrieval cannot
+    place is one the documents do not answer without seeing the passage."""
+    kept, top1, topk = [], 0, 0
+    for ex in examples:
+        hits = search(ex.question, k)
+        rank = next((i for i, c in enumerate(hits) if _holds(c, ex)), None)
+        if rank == 0:
+            top1 += 1
+        if rank is not None:
+            topk += 1
+            kept.append(ex)
+        else:
+            result.drop(ex, "not self-retrievable")
+    result.retrieval = {"searched": len(examples), "top1": top1, "topk": topk, "k": k}
+    return kept
 
 
 def attach_chunks(examples: list[SynthExample], chunks: list[Chunk]) -> None:
@@ -568,27 +354,64 @@ def attach_chunks(examples: list[SynthExample], chunks: list[Chunk]) -> None:
             ex.chunk_id = min(candidates, key=lambda c: abs(c.start - ex.offset)).id
 
 
-def drop_duplicates(examples: list[SynthExample], eval_questions: list[str], encode: Callable[[list[str]], np.ndarray], result: SynthResult) -> list[SynthExample]:
-    """Drop exact repeats, questions too close to an eval question (kept held out), and near-repeats."""
-    seen: set[tuple[str, str]] = set()
-    unique = []
+def _balanced(examples: list[SynthExample], n: int, seed: int) -> list[SynthExample]:
+    """`n` examples, taken in turn from each extractor (shuffled within it), so no one template
+    carries the data set; document order kept in the result."""
+    if len(examples) <= n:
+        return examples
+    rng = random.Random(seed)
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for i, ex in enumerate(examples):
+        by_kind[ex.kind].append(i)
+    for idx in by_kind.values():
+        rng.shuffle(idx)
+    chosen: list[int] = []
+    while len(chosen) < n:
+        for idx in by_kind.values():
+            if idx and len(chosen) < n:
+                chosen.append(idx.pop())
+    return [examples[i] for i in sorted(chosen)]
+
+
+# --- DPO pairs ---------------------------------------------------------------------------------
+
+UNSUPPORTED_CLAIMS = (
+    "This is guaranteed in every case, with no exceptions.",
+    "No other conditions or limits apply.",
+    "This was confirmed again last month and will not change.",
+)
+
+
+def distractor_pairs(examples: list[SynthExample], seed: int, limit: int, leaks: Callable[[str], bool] | None = None) -> list[dict]:
+    """chosen = the grounded answer; rejected = clearly wrong for this question: the extractor's own
+    wrong answer (another period's or another row's figure, the opposite yes/no), else the same kind
+    of answer about another entity from another document, else the grounded answer plus a claim no
+    passage makes. A rejected answer that shares the chosen one's figures is not used."""
+    rng = random.Random(seed)
+    by_fact: dict[str, list[SynthExample]] = defaultdict(list)
     for ex in examples:
-        key = (" ".join(ex.question.lower().split()), ex.answer)
-        if key in seen:
-            result.dropped["duplicate"] += 1
+        by_fact[ex.fact or ex.kind].append(ex)
+    pairs = []
+    for ex in rng.sample(examples, len(examples)):
+        rejected, how = None, ""
+        if ex.wrong:
+            rejected, how = rng.choice(ex.wrong), "wrong figure"
+        else:
+            pool = [o for o in by_fact.get(ex.fact or ex.kind, []) if o.source != ex.source and _norm(o.answer) != _norm(ex.answer)]
+            if pool:
+                rejected, how = rng.choice(pool).answer, "other entity"
+            elif ex.answer_type == "free":
+                rejected, how = f"{ex.answer} {rng.choice(UNSUPPORTED_CLAIMS)}", "unsupported claim"
+        if not rejected or _norm(rejected) == _norm(ex.answer) or (leaks is not None and leaks(rejected)):
             continue
-        seen.add(key)
-        unique.append(ex)
-    if not unique:
-        return unique
-    q = encode([ex.question for ex in unique])
-    keep = np.ones(len(unique), dtype=bool)
-    if eval_questions:
-        e = encode(eval_questions)
-        too_close = (q @ e.T).max(axis=1) >= DUPLICATE_SIMILARITY
-        result.dropped["near an eval question"] += int(too_close.sum())
-        keep &= ~too_close
-    return [ex for ex, k in zip(unique, keep) if k]
+        pairs.append({"prompt": ex.question, "chosen": ex.answer, "rejected": rejected, "source": ex.source,
+                      "chunk_id": ex.chunk_id, "synthesized": how})  # fmt: skip
+        if len(pairs) >= limit:
+            break
+    return pairs
+
+
+# --- the stage ---------------------------------------------------------------------------------
 
 
 def synthesize(
@@ -598,6 +421,9 @@ def synthesize(
     encode: Callable[[list[str]], np.ndarray],
     eval_questions: list[str],
     *,
+    search: Callable[[str, int], list[Chunk]] | None = None,
+    k: int = 4,
+    leaks: Callable[[str], bool] | None = None,
     seed: int = 42,
     max_examples: int = 400,
     max_pairs: int = 120,
@@ -605,7 +431,11 @@ def synthesize(
     teacher_chunks: int = 0,
     on_teacher_example: Callable[[SynthExample], None] | None = None,
 ) -> SynthResult:
-    """Conversations and DPO pairs from the documents in `sources` (paths relative to docs_dir)."""
+    """Conversations and DPO pairs from the documents in `sources` (paths relative to docs_dir).
+    `search(question, k)` is the knowledge base's search (chunks, best first); without it the
+    self-retrieval check is skipped and a note says so. `leaks(text)` is the data stage's leakage
+    check (builder._leakage): an example whose question or answer holds an eval text is dropped here,
+    counted against its extractor, so the cap is filled with examples the data stage keeps."""
     result = SynthResult([], [])
     found: list[SynthExample] = []
     for source in sources:
@@ -614,25 +444,48 @@ def synthesize(
         except Exception as exc:  # the index stage already warned about unreadable files
             result.notes.append(f"{source}: skipped ({exc})")
             continue
-        for extract in (extract_faq, extract_tables, extract_definitions, extract_headings, extract_structure):
-            found.extend(extract(doc))
+        for name, extract in EXTRACTORS.items():
+            made = extract(doc)
+            result.made[name] += len(made)
+            for ex in made:
+                locate(ex, doc.text)
+                if well_formed(ex):
+                    found.append(ex)
+                else:
+                    result.drop(ex, "not a clean answer")
     if teacher is not None and teacher_chunks > 0:
-        found.extend(teacher_examples(chunks, teacher, teacher_chunks, seed, result, on_teacher_example))
+        made = teacher_examples(chunks, teacher, teacher_chunks, seed, result, on_teacher_example)
+        result.made["teacher"] += len(made)
+        found.extend(made)
     attach_chunks(found, chunks)
     kept = drop_duplicates(found, eval_questions, encode, result)
-    if len(kept) > max_examples:
-        # keep every document-authored Q&A (and teacher example) first, then a seeded sample of the rest
-        authored = [e for e in kept if e.kind not in ("heading", "structure")]
-        rest = [e for e in kept if e.kind in ("heading", "structure")]
-        rng = random.Random(seed)
-        kept = authored[:max_examples] + rng.sample(rest, max(0, min(len(rest), max_examples - len(authored))))
-        result.dropped["over max_examples"] += len(found) - len(kept)
-    result.examples = kept
-    result.counts = Counter(e.kind for e in kept)
-    result.pairs = distractor_pairs(kept, seed, max_pairs)
-    if not kept:
+    if leaks is not None:
+        clean = []
+        for ex in kept:
+            if leaks(ex.question) or leaks(ex.answer):
+                result.drop(ex, "holds an eval answer")
+            else:
+                clean.append(ex)
+        kept = clean
+        for ex in kept:
+            ex.wrong = [w for w in ex.wrong if not leaks(w)]
+    if search is not None:
+        pool = _balanced(kept, SELF_RETRIEVAL_POOL * max_examples, seed)
+        if len(pool) < len(kept):
+            result.dropped["over max_examples"] += len(kept) - len(pool)
+        kept = self_retrievable(pool, search, k, result)
+    else:
+        result.notes.append("no knowledge base given: the self-retrieval check was skipped")
+    final = _balanced(kept, max_examples, seed)
+    if len(final) < len(kept):
+        result.dropped["over max_examples"] += len(kept) - len(final)
+    result.examples = final
+    result.counts = Counter(e.kind for e in final)
+    result.pairs = distractor_pairs(final, seed, max_pairs, leaks)
+    if not final:
         result.notes.append(
-            "no training examples found: the documents have no Q&A, tables, or sentences with amounts, times, "
-            "durations, phone numbers or names; add data/conversations.jsonl or configure a teacher model"
+            "no training examples found: the documents have no Q&A, headed sections, lists, tables, or sentences "
+            "stating amounts, times, durations or phone numbers about a named thing; add data/conversations.jsonl "
+            "or configure a teacher model"
         )
     return result

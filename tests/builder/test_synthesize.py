@@ -8,15 +8,18 @@ import numpy as np
 import pytest
 
 from builder._synthesize import (
+    SynthExample,
     SynthResult,
     distractor_pairs,
     extract_definitions,
+    extract_facts,
     extract_faq,
-    extract_headings,
-    extract_structure,
+    extract_sections,
     extract_tables,
     openai_teacher,
     parse_teacher_reply,
+    resolve_ambiguous,
+    self_retrievable,
     split_sentences,
     supported,
     synthesize,
@@ -97,14 +100,12 @@ def test_faq_blocks_and_question_headings(tmp_path):
     assert all(e.kind == "faq" and e.source == "portal.md" for e in examples)
 
 
-def test_two_column_tables_only(tmp_path):
+def test_tables_of_any_width(tmp_path):
     examples = extract_tables(doc(tmp_path, "fees.md", TABLE_MD))
-    assert [e.question for e in examples] == [
-        "What is the fee for missed appointment?",
-        "What is the fee for copy of records?",
-        "What is the fee for travel consultation?",
-    ]  # the three-column plan table is not read as key/value
-    assert examples[0].answer == "Missed appointment: $40."
+    by_q = {e.question: e.answer for e in examples}
+    assert by_q["What is the fee for missed appointment?"] == "The fee for missed appointment is $40."
+    assert by_q["What is the fee for copy of records?"] == "The fee for copy of records is $15."
+    assert by_q["What is the yearly for plus, according to Fees?"] == "According to Fees, the yearly for plus is $90."  # the three-column table too
 
 
 BRANCH_HTML = """<html><body><h1>Branches</h1>
@@ -125,23 +126,21 @@ def test_header_less_key_value_table_asks_about_the_section(tmp_path):
         "What is the phone for Quarry Lane (Main Office)?",
         "What are the lobby hours for Quarry Lane (Main Office)?",
     ]
-    assert examples[1].answer == "Phone: (402) 555-0110."
+    assert examples[1].answer == "The phone for Quarry Lane (Main Office) is (402) 555-0110."
+    assert examples[1].wrong == ["The phone for Quarry Lane (Main Office) is 410 Quarry Lane, Brackenfield."]
 
 
 def test_labelled_lines_are_not_read_as_definitions(tmp_path):
     text = ("# Holiday schedule\n\n**Day after Thanksgiving**: only the Quarry Lane and Eastgate branches open.\n\n"
             "## Glossary\n\n**APR**: The yearly cost of borrowing, including interest and fees.\n")
     questions = {e.question: e.answer for e in extract_definitions(doc(tmp_path, "holidays.md", text))}
-    assert questions == {
-        "What should I know about Day after Thanksgiving (holiday schedule)?": "only the Quarry Lane and Eastgate branches open.",
-        "What does APR mean?": "The yearly cost of borrowing, including interest and fees.",
-    }
+    assert questions == {"What does APR mean?": "The yearly cost of borrowing, including interest and fees."}
 
 
 def test_run_on_text_gives_no_answer_longer_than_a_reply(tmp_path):
     listing = "# Services\n\n" + ", ".join(f"service {i} costs $5" for i in range(80)) + "\n"
     d = doc(tmp_path, "services.md", listing)
-    examples = extract_structure(d, per_section=10) + extract_definitions(d) + extract_faq(d)
+    examples = extract_facts(d, per_section=10) + extract_definitions(d) + extract_faq(d) + extract_sections(d)
     assert all(len(e.answer.split()) <= 90 for e in examples)
 
 
@@ -179,14 +178,16 @@ Blood tests, a chest x-ray and sometimes a scan help confirm the diagnosis and s
 
 
 def test_section_headings_become_the_questions_readers_ask(tmp_path):
-    examples = extract_headings(doc(tmp_path, "shingles.md", CONDITION_MD))
+    examples = extract_sections(doc(tmp_path, "shingles.md", CONDITION_MD))
     assert {e.question: e.answer.split(".")[0] for e in examples} == {
         "What is Shingles?": "Shingles is a painful rash caused by the same virus as chickenpox",
         "What are the symptoms of Shingles?": "The first sign is often burning or tingling pain, followed a few days later by a rash of blisters",
         "How can Shingles be prevented?": "Two doses of the recombinant shingles vaccine, given 2 to 6 months apart, are recommended for adults 50 and older",
-    }  # 'Research' is not a kind of question
-    assert {e.fact for e in examples} == {"overview", "symptoms", "prevention"} and all(e.kind == "heading" for e in examples)
-    assert extract_headings(doc(tmp_path, "pmid_10548670.md", "# PubMed abstract 10548670\n\n## Symptoms\n\nFever and cough were the most common findings.\n")) == []
+        "What research is being done on Shingles?": "Scientists are studying new vaccines and treatments",
+    }
+    assert {e.fact for e in examples} == {"overview", "symptoms", "prevention", "research"} and all(e.kind == "section" for e in examples)
+    # a title that names nothing gives no subject to ask about
+    assert extract_sections(doc(tmp_path, "pmid_10548670.md", "# PubMed abstract 10548670\n\n## Symptoms\n\nFever and cough were the most common findings in the group.\n")) == []
 
 
 def test_plain_text_sub_headings_are_not_a_glossary(tmp_path):
@@ -199,16 +200,15 @@ def test_glossary_definitions(tmp_path):
     assert next(e for e in examples if "Copay" in e.question).answer.startswith("The fixed amount you pay")
 
 
-def test_structure_questions_are_grounded_in_sentences(tmp_path):
+def test_fact_questions_are_grounded_in_sentences(tmp_path):
     d = doc(tmp_path, "about.txt", PLAIN_TXT)
-    examples = extract_structure(d, per_section=10)
-    facts = {e.fact for e in examples}
-    assert {"money", "time", "person"} <= facts
+    examples = [e for e in extract_facts(d, per_section=10) if e.answer_type != "yes_no"]
+    assert {e.question: e.answer for e in examples} == {
+        "How much do flu shots cost?": "Flu shots cost $25 for adults without insurance.",
+        "When does the walk-in desk open?": "The walk-in desk opens at 7:30 a.m. on weekdays.",  # 'a.m.' does not end a sentence
+    }  # 'Our clinic was founded by ...': no named subject to ask about
     for e in examples:
         assert e.answer.rstrip(".") in " ".join(d.text.split())  # the answer is the document's own sentence
-        assert e.question.endswith("?")
-    # 'a.m.' does not end a sentence
-    assert any(e.answer == "The walk-in desk opens at 7:30 a.m. on weekdays." for e in examples)
 
 
 def test_split_sentences_keeps_abbreviations():
@@ -222,8 +222,7 @@ def test_plain_paragraphs_and_non_english_do_not_crash(tmp_path):
     (docs / "fr.md").write_text("# Horaires\n\nLe cabinet ouvre à 8 h 30. Les consultations coûtent 25 €. 診療時間は午前9時からです。\n")
     (docs / "empty-ish.txt").write_text("ok\n")
     result = synthesize(docs, ["plain.txt", "fr.md", "empty-ish.txt"], [], fake_encode, [])
-    assert result.counts["structure"] >= 2
-    assert any("25 €" in e.answer or "€" in e.answer for e in result.examples) or result.counts["structure"] >= 2
+    assert result.counts["fact"] >= 2 and {e.source for e in result.examples} == {"plain.txt"}
 
 
 def test_no_examples_gives_a_reason(tmp_path):
@@ -268,9 +267,11 @@ def test_examples_record_their_chunk(tmp_path):
 def test_distractor_pairs_reject_a_same_kind_fact(tmp_path):
     examples = extract_tables(doc(tmp_path, "fees.md", TABLE_MD))
     pairs = distractor_pairs(examples, seed=0, limit=10)
-    assert len(pairs) == 3
+    assert len(pairs) == len(examples) >= 3
     for p in pairs:
         assert p["chosen"] != p["rejected"] and "$" in p["rejected"]
+        # the rejected answer is about the same row with another row's figure: clearly wrong for this question
+        assert p["rejected"].rsplit(" ", 1)[0] == p["chosen"].rsplit(" ", 1)[0] or p["synthesized"] != "wrong figure"
 
 
 def test_supported_filter():
@@ -316,17 +317,20 @@ def test_teacher_over_a_real_http_server(teacher_server):
     chunks = [
         Chunk("a", "The travel clinic gives yellow fever shots for $120 on Tuesdays.", "travel.md", title="Travel"),
         Chunk("b", "Parking in the Birch Street garage is free for two hours.", "parking.md", title="Parking"),
+        Chunk("d", "Visitors may leave bikes at the rack by the east door.", "bikes.md", title="Bike rack"),
         Chunk("c", "Refills take three business days.", "refills.md", title="Refills"),
     ]
     _Teacher.replies = {
-        "yellow fever": '{"question": "When are yellow fever shots given?", "answer": "On Tuesdays, for $120."}',
+        "yellow fever": '{"question": "When does the travel clinic give yellow fever shots?", "answer": "On Tuesdays, for $120."}',
+        "bikes": '{"question": "Where do I leave it?", "answer": "Visitors may leave bikes at the rack by the east door."}',  # names no subject: dropped
         "Refills": "I cannot answer in JSON, sorry.",
         "Parking": '{"question": "Is parking free?", "answer": "Parking costs $9 per hour."}',  # unsupported: dropped
     }
     ask = openai_teacher(f"http://127.0.0.1:{teacher_server.server_address[1]}/v1", "teacher", timeout=5)
     result = SynthResult([], [])
-    out = teacher_examples(chunks, ask, n=3, seed=0, result=result)
-    assert [(e.question, e.chunk_id, e.kind) for e in out] == [("When are yellow fever shots given?", "a", "teacher")]
+    out = teacher_examples(chunks, ask, n=4, seed=0, result=result)
+    assert [(e.question, e.chunk_id, e.kind) for e in out] == [("When does the travel clinic give yellow fever shots?", "a", "teacher")]
+    assert result.dropped["teacher: question does not name its subject"] == 1
     assert result.dropped["teacher: malformed reply"] == 1
     assert result.dropped["teacher: answer not supported by its chunk"] == 1
 
@@ -356,7 +360,8 @@ def test_documents_only_build_trains_on_synthesized_data(tmp_path, tiny_model_di
     assert stages["sft"].status == "ran" and stages["dpo"].status == "ran"
     assert stages["dpo"].result["pairs"]["synthesized"] > 0 and stages["dpo"].result["pairs"]["user"] == 0  # DPO trained on them
     info = stages["data"].result["synthesized"]
-    assert info["by_source"]["faq"] >= 2 and info["by_source"]["table"] == 3 and info["pairs"] > 0
+    assert info["by_source"]["faq"] >= 2 and info["by_source"]["table"] >= 3 and info["pairs"] > 0
+    assert info["self_retrieval"]["searched"] >= sum(info["by_source"].values()) and info["made"]["table"] >= info["by_source"]["table"]
     assert info["dropped"]["near an eval question"] == 1  # the eval question stays held out
     assert "synthesized from documents" in stages["data"].note
     synthesized = [json.loads(line) for line in (folder / "build" / "data" / "synth_conversations.jsonl").read_text().splitlines()]
@@ -364,3 +369,101 @@ def test_documents_only_build_trains_on_synthesized_data(tmp_path, tiny_model_di
     assert "Who resets my password?" not in {row["messages"][0]["content"] for row in synthesized}
     manifest = json.loads((folder / "build" / "manifest.json").read_text())
     assert manifest["model_dir"] and manifest["decline"]["method"] and not manifest["decline"]["method"].startswith("fallback")
+
+
+def _ex(question, answer, source, title="", offset=0):
+    return SynthExample(question, answer, source, "section", offset, "symptoms", title=title)
+
+
+def test_a_question_asked_with_different_answers_is_disambiguated_or_dropped():
+    result = SynthResult([], [])
+    examples = [
+        _ex("What are the symptoms?", "Fever and a rash that lasts a week.", "a.md", "Measles"),
+        _ex("What are the symptoms?", "A cough that lasts three weeks or more.", "b.md", "Tuberculosis"),
+        _ex("What is the fee?", "The fee is $40 for each missed visit.", "c.md", "Fees"),
+        _ex("What is the fee?", "The fee is $15 for a copy of your records.", "d.md", "Fees"),
+        _ex("How do I pay?", "Pay online or at the front desk.", "e.md", "Billing"),
+        _ex("How do I pay?", "Pay online or at the front desk.", "f.md", "Billing"),
+    ]
+    kept = {e.question: e.answer for e in resolve_ambiguous(examples, result)}
+    assert kept == {
+        "What are the symptoms, according to Measles?": "Fever and a rash that lasts a week.",
+        "What are the symptoms, according to Tuberculosis?": "A cough that lasts three weeks or more.",
+        "How do I pay?": "Pay online or at the front desk.",
+    }  # two documents with one title cannot tell 'the fee' apart: both dropped
+    assert result.dropped["ambiguous"] == 2 and result.dropped["duplicate"] == 1
+    assert result.dropped_by["section"]["ambiguous"] == 2
+
+
+def test_self_retrieval_keeps_questions_that_find_their_passage():
+    chunks = {c.id: c for c in [
+        Chunk("fees", "The no-show fee is $40.", "fees.md", start=0, end=30),
+        Chunk("hours", "We open at 8 a.m.", "hours.md", start=0, end=20),
+    ]}  # fmt: skip
+    found = {"What is the no-show fee?": ["fees", "hours"], "When do you open?": ["fees", "hours"], "Where is parking?": ["fees"]}
+    examples = [
+        SynthExample("What is the no-show fee?", "The no-show fee is $40.", "fees.md", "fact", 0),
+        SynthExample("When do you open?", "We open at 8 a.m.", "hours.md", "fact", 0),
+        SynthExample("Where is parking?", "Behind the building.", "parking.md", "fact", 0),
+    ]
+    result = SynthResult([], [])
+    kept = self_retrievable(examples, lambda q, k: [chunks[i] for i in found[q][:k]], 2, result)
+    assert [e.question for e in kept] == ["What is the no-show fee?", "When do you open?"]
+    assert result.retrieval == {"searched": 3, "top1": 1, "topk": 2, "k": 2}
+    assert result.dropped["not self-retrievable"] == 1 and "self-retrieval: 1/3" in result.summary()
+
+
+def test_self_retrieval_with_the_real_knowledge_base(tmp_path):
+    """The check as the data stage runs it: the question searched in the real index (real embedder,
+    BM25 and fusion); a question naming no subject that two documents answer alike is not kept
+    unless its own passage comes back."""
+    from knowledge import KnowledgeConfig, build_index, load_index
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "portal.md").write_text(FAQ_MD)
+    (docs / "fees.md").write_text(TABLE_MD)
+    (docs / "shingles.md").write_text(CONDITION_MD)
+    cfg = KnowledgeConfig(chunk_size=64, chunk_overlap=8)
+    build_index(docs, tmp_path / "index", cfg)
+    kb = load_index(tmp_path / "index", cfg)
+    result = synthesize(docs, sorted(kb.sources()), kb.chunks, kb.embedder.encode, [],
+                        search=lambda q, k: [h.chunk for h in kb.search(q, k=k)], k=2)  # fmt: skip
+    r = result.retrieval
+    assert r["searched"] >= 8 and r["topk"] == len(result.examples) and r["top1"] <= r["topk"]
+    by_q = {e.question: e for e in result.examples}
+    assert "What are the symptoms of Shingles?" in by_q and by_q["What is the fee for missed appointment?"].chunk_id
+    for e in result.examples:  # every kept question finds its own passage in the top 2
+        assert any(h.chunk.id == e.chunk_id or (h.chunk.source == e.source and h.chunk.start <= e.offset < h.chunk.end) for h in kb.search(e.question, k=2))
+    assert "self-retrieval:" in result.summary() and "table: made" in result.summary()
+
+
+def test_pairs_reject_another_entitys_answer_when_the_document_has_no_sibling():
+    a = _ex("What are the symptoms of Measles?", "Fever and a rash that lasts a week.", "a.md", "Measles")
+    b = _ex("What are the symptoms of Tuberculosis?", "A cough that lasts three weeks or more.", "b.md", "Tuberculosis")
+    pairs = distractor_pairs([a, b], seed=0, limit=5)
+    assert {(p["prompt"], p["rejected"]) for p in pairs} == {
+        ("What are the symptoms of Measles?", "A cough that lasts three weeks or more."),
+        ("What are the symptoms of Tuberculosis?", "Fever and a rash that lasts a week."),
+    }
+    assert {p["synthesized"] for p in pairs} == {"other entity"}
+
+
+def test_examples_holding_an_eval_answer_are_dropped_per_extractor(tmp_path):
+    """The data stage's leakage check, applied in synthesis: counted against the extractor that
+    made the example, and no preference pair keeps a leaking answer either."""
+    from builder._leakage import LeakChecker
+    from evals import read_eval_texts
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "shingles.md").write_text(CONDITION_MD)
+    evals = tmp_path / "evals"
+    evals.mkdir()
+    reference = "Two doses of the recombinant shingles vaccine, given 2 to 6 months apart, are recommended for adults 50 and older."
+    (evals / "suite.jsonl").write_text(json.dumps({"id": "1", "question": "Who should get the shingles shot?", "answer": reference, "answer_type": "free"}) + "\n")
+    leaks = LeakChecker(read_eval_texts(evals)).text_leaks
+    result = synthesize(docs, ["shingles.md"], [], fake_encode, [], leaks=leaks)
+    assert not any(reference[:40] in e.answer for e in result.examples) and result.examples
+    assert result.dropped_by["section"]["holds an eval answer"] == 1
+    assert not any(leaks(p["rejected"]) or leaks(p["chosen"]) for p in result.pairs)
