@@ -23,6 +23,7 @@ from chat.prompt import PROMPT_FORMAT_VERSION
 from knowledge.errors import BuildError, InputError
 
 from ._leakage import LEAKAGE_RULES, read_eval_texts
+from ._synthesize import SYNTHESIS_VERSION
 from ._common import (
     fmt_seconds,
     hash_file,
@@ -198,6 +199,7 @@ def _key(b: _Build, stage: str) -> str:
             cfg.knowledge.top_k, cfg.knowledge.search_mode, hash_file(b.conversations), hash_file(b.preferences),
             hash_file(b.feedback), bc.eval_split, bc.raft_distractor_only, bc.seed, bc.oracle_min_recall, bc.min_conversations,
             bc.sft.max_length, bc.dpo.max_length, bc.synthesize.model_dump(), _eval_suites_hash(b), LEAKAGE_RULES,
+            cfg.chat.evidence_tokens, cfg.generation.max_new_tokens, SYNTHESIS_VERSION,
         ])  # fmt: skip
     if stage == "sft":
         lora = [bc.lora_r, bc.lora_alpha, bc.lora_dropout, bc.lora_target_modules]
