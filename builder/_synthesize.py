@@ -41,7 +41,6 @@ from knowledge.errors import BuildError
 
 from ._extractors import EXTRACTORS, MAX_ANSWER_WORDS, SynthExample, content_words, split_sentences  # noqa: F401
 from ._extractors import (  # noqa: F401  (the extractors, importable from here too)
-
     extract_definitions, extract_faq, extract_facts, extract_lists, extract_sections, extract_statements, extract_tables,
 )
 
