@@ -200,18 +200,24 @@ def render_train(convs: list[Conversation], kb, cfg, tokenizer) -> tuple[list[di
     k, mode = cfg.knowledge.top_k, cfg.knowledge.search_mode
     system, min_recall = system_prompt(cfg), cfg.builder.oracle_min_recall
     stats, rows = RenderStats(), []
+    found = []
     for conv in convs:
         history, question = _history(conv)
         hits = retrieve(kb, conv.messages, k, mode)
+        # RAFT applies to the last answer (the one the evidence is for); earlier turns are
+        # history, answered from their own evidence, exactly as when serving a follow-up.
+        found.append((hits, find_oracle(kb, question, conv.messages[-1]["content"], hits, min_recall, mode)))
+    # Exactly the configured share of the rows that have an answering passage get distractors only.
+    with_oracle = [i for i, (_, oracle) in enumerate(found) if oracle is not None]
+    distract = set(rng.sample(with_oracle, round(cfg.builder.raft_distractor_only * len(with_oracle))))
+    for i, (conv, (hits, oracle)) in enumerate(zip(convs, found)):
+        history, question = _history(conv)
         reference = conv.messages[-1]["content"]
         answer, shortened = shorten_answer(tokenizer, reference, cfg.generation.max_new_tokens)
         stats.answers_shortened += shortened
-        # RAFT applies to the last answer (the one the evidence is for); earlier turns are
-        # history, answered from their own evidence, exactly as when serving a follow-up.
-        oracle = find_oracle(kb, question, reference, hits, min_recall, mode)
         kind, chunks, keep, target = "retrieved", [h.chunk for h in hits], None, answer
-        if oracle is not None and rng.random() < cfg.builder.raft_distractor_only:
-            pool = retrieve(kb, conv.messages, 4 * k, mode)
+        if i in distract:
+            pool = retrieve(kb, conv.messages, 8 * k, mode)
             others = [h.chunk for h in pool if h.chunk.source != oracle.chunk.source and answer_recall(reference, h.text, question) < min_recall]
             if others:
                 kind, chunks, target = "distractor_only", others[:k], cfg.chat.decline_message
