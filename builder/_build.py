@@ -203,7 +203,7 @@ def _key(b: _Build, stage: str) -> str:
         lora = [bc.lora_r, bc.lora_alpha, bc.lora_dropout, bc.lora_target_modules]
         return hash_json(["sft", fp("data"), fp("base"), lora, bc.seed, bc.sft.model_dump(exclude={"checkpoint_steps"})])
     if stage == "dpo":
-        return hash_json(["dpo", fp("sft"), fp("data"), bc.dpo.model_dump(), bc.eval_max_new_tokens, cfg.generation.repetition_penalty, bc.seed])
+        return hash_json(["dpo", fp("sft"), fp("data"), bc.dpo.model_dump(), cfg.generation.max_new_tokens, cfg.generation.repetition_penalty, bc.seed])
     if stage == "calibrate":
         general = Path(__file__).parent / "data" / "general_questions.txt"
         return hash_json(["calibrate", fp("index"), fp("data"), hash_file(b.conversations), hash_file(general), cfg.knowledge.top_k, cfg.knowledge.search_mode])
@@ -395,7 +395,7 @@ def _stage_sft(b: _Build) -> tuple[dict, str]:
 
 
 def _stage_dpo(b: _Build) -> tuple[dict, str]:
-    from ._dpo import auto_pairs, run_dpo, split_pairs
+    from ._dpo import auto_pairs, count_sources, run_dpo, split_pairs, time_budget
 
     d = b.cfg.builder.dpo
     if not d.enabled:
@@ -403,26 +403,34 @@ def _stage_dpo(b: _Build) -> tuple[dict, str]:
     sft_ran = bool(b.result("sft")) and not b.result("sft").get("skipped") and (b.adapters_dir / "sft").exists()
     sft_adapter = str(b.adapters_dir / "sft") if sft_ran else None
     pairs = read_jsonl(b.data_dir / "pairs.jsonl")
-    n_auto = 0
     if d.auto_pairs and sft_ran and d.max_auto_pairs > 0:
-        log.info(f"  making automatic pairs: the SFT model answers up to {d.max_auto_pairs} held-in questions")
-        made = auto_pairs(b.base_path, sft_adapter, read_jsonl(b.data_dir / "sft_train.jsonl"), b.cfg)
-        n_auto = len(made)
-        pairs += made
-    counts = {s: sum(p["source"] == s for p in pairs) for s in ("user", "feedback", "synthesized", "auto")}
-    if not counts["synthesized"]:
-        del counts["synthesized"]
-    made_from_docs = f", {counts['synthesized']} synthesized from documents" if "synthesized" in counts else ""
-    log.info(f"  preference pairs: {counts['user']} from data/preferences.jsonl, {counts['feedback']} from app votes{made_from_docs}, {n_auto} automatic")
+        log.info(f"  making automatic pairs: the SFT model answers up to {d.max_auto_pairs} held-in questions at full length")
+        pairs += auto_pairs(b.base_path, sft_adapter, read_jsonl(b.data_dir / "sft_train.jsonl"), b.cfg)
+    counts = count_sources(pairs)
+    log.info(f"  preference pairs by source: {', '.join(f'{k} {v}' for k, v in counts.items()) or 'none'}"
+             " (user: data/preferences.jsonl, feedback: app votes)")
     if len(pairs) < MIN_PAIRS:
         return {"skipped": True, "pairs": counts}, f"skipped: {len(pairs)} preference pair(s); DPO needs at least {MIN_PAIRS}"
-    train, held_out = split_pairs(pairs, b.cfg)
-    result = run_dpo(b.base_path, sft_adapter, train, held_out, b.cfg, b.adapters_dir / "dpo", b.build_dir / "checkpoints" / "dpo", resume=b.resume)
-    result["pairs"] = counts
-    return result, (
-        f"pairs {counts}; chose lr {result['learning_rate']:.2g}: held-out reward accuracy {result['reward_accuracy']:.2f}, "
-        f"margin {result['reward_margin']:.3f}"
-    )
+    train, held_out, too_few = split_pairs(pairs, b.cfg)
+    notes = [too_few] if too_few else []
+    if too_few:
+        log.warning(f"  {too_few}")
+    budget = time_budget(b.cfg)
+    log.info(f"  training on {len(train)} pairs ({', '.join(f'{k} {v}' for k, v in count_sources(train).items())}), "
+             f"{len(held_out)} held out; lr {d.learning_rate:g}, beta {d.beta:g}, SFT term weight {d.sft_weight:g}"
+             + (f", CPU time budget {budget:g} s" if budget else ""))
+    result = run_dpo(b.base_path, sft_adapter, train, held_out, b.cfg, b.adapters_dir / "dpo", b.build_dir / "checkpoints" / "dpo")
+    result.update(pairs=counts, train_by_source=count_sources(train), held_out_by_source=count_sources(held_out),
+                  held_out_too_few=bool(too_few), notes=notes)
+    note = f"{result['pairs_seen']} of {len(train)} pairs trained in {result['steps']} steps"
+    if result["stopped_by_time_budget"]:
+        note += f" (dpo.max_seconds {result['time_budget_s']:g})"
+    before, after = result["before"], result["after"]
+    if after:
+        note += (f"; held-out ({after['n']}{', too few' if too_few else ''}): prefers chosen {before['preference_accuracy']:.0%} -> "
+                 f"{after['preference_accuracy']:.0%}, reward accuracy {before['reward_accuracy']:.2f} -> {after['reward_accuracy']:.2f}, "
+                 f"margin {before['reward_margin']:.3f} -> {after['reward_margin']:.3f}")
+    return result, note
 
 
 def _stage_calibrate(b: _Build) -> tuple[dict, str]:

@@ -56,22 +56,32 @@ class DPOConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(True, description="Run the DPO stage after SFT when preference pairs exist.")
-    epochs: float = Field(1.0, gt=0, description="Passes over the preference pairs.")
-    learning_rate: float = Field(5e-5, gt=0, description="LoRA needs far more than DPO's full-fine-tune default of 1e-6.")
-    lr_sweep: list[float] = Field(
-        default_factory=lambda: [0.2, 1.0],
-        min_length=1,
-        description="Multipliers of learning_rate tried from the same SFT start; the run with the best held-out reward "
-        "accuracy (then margin) is kept. [1.0] trains once.",
+    epochs: float = Field(1.0, gt=0, description="Passes over the preference pairs (on a CPU, dpo.max_seconds may end the pass early).")
+    learning_rate: float = Field(
+        5e-5, gt=0, description="One run at this rate (constant schedule). LoRA needs far more than DPO's full-fine-tune default of 1e-6."
     )
     beta: float = Field(0.1, gt=0, description="Strength of the pull towards the SFT model; lower lets preferences move it more.")
+    sft_weight: float = Field(
+        1.0, ge=0, description="Weight of an SFT term (NLL of the chosen answer) added to the DPO loss, so chosen answers "
+        "are not pushed down along with rejected ones (RPO, Pang et al. 2024); 0 trains plain DPO."
+    )
     batch_size: int = Field(4, ge=1, description="Preference pairs per step.")
     max_length: int = Field(512, ge=64, description="Longest prompt + answer in tokens; context is trimmed to fit, as for SFT.")
-    max_pairs: int = Field(8, ge=1, description="Cap on training pairs per run (a seeded sample, sources kept in proportion); each pair costs ~4 forward passes.")
-    eval_pairs: int = Field(6, ge=1, description="Pairs held out to measure reward accuracy and margin for the learning-rate choice.")
+    max_seconds: float | None = Field(
+        300.0, gt=0, description="CPU only: training stops after the steps that fit in this many seconds, counted from the "
+        "measured seconds per step of the first 2 steps (the build log says how many pairs that covered). A GPU trains "
+        "on every pair. null: no limit."
+    )
+    max_pairs: int | None = Field(None, ge=1, description="Optional cap on training pairs (a seeded sample, sources kept in proportion); unset: every pair trains.")
+    eval_pairs: int = Field(
+        20, ge=1, description="Pairs held out to measure reward accuracy and margin before and after DPO, when at least "
+        "twice as many exist; with fewer a fifth is held out and the build says the figures are too few to measure."
+    )
     auto_pairs: bool = Field(True, description="Also make pairs from the SFT model's own answers that disagree with the reference.")
     auto_pairs_f1_threshold: float = Field(0.5, ge=0, le=1, description="An own answer below this token F1 to the reference becomes 'rejected'.")
-    max_auto_pairs: int = Field(8, ge=0, description="Cap on automatic pairs; each costs one generation.")
+    max_auto_pairs: int = Field(
+        8, ge=0, description="Cap on automatic pairs; each costs one generation at full answer length (the longest sampled reference)."
+    )
 
 
 class SynthesizeConfig(BaseModel):
@@ -108,7 +118,7 @@ class BuilderConfig(BaseModel):
     oracle_min_recall: float = Field(
         0.5, gt=0, le=1, description="Share of an answer's words a chunk must hold to count as the document that answers it (RAFT's oracle)."
     )
-    eval_max_new_tokens: int = Field(64, ge=8, description="Answer length when scoring held-out questions (token F1) and making automatic DPO pairs.")
+    eval_max_new_tokens: int = Field(64, ge=8, description="Answer length when scoring held-out questions (token F1).")
     sft: SFTConfig = Field(default_factory=SFTConfig)
     dpo: DPOConfig = Field(default_factory=DPOConfig)
     synthesize: SynthesizeConfig = Field(default_factory=SynthesizeConfig)
@@ -165,9 +175,17 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     return sorted(model.model_fields)
 
 
+# Keys earlier versions read, with what replaces them (named in the error instead of "unknown key").
+REMOVED_KEYS = {
+    "builder.dpo.lr_sweep": "DPO now trains once, at builder.dpo.learning_rate (no sweep); delete lr_sweep and set learning_rate",
+}
+
+
 def _describe(err: dict, path: Path) -> str:
     loc = tuple(err["loc"])
     key = ".".join(str(p) for p in loc)
+    if err["type"] == "extra_forbidden" and key in REMOVED_KEYS:
+        return f"{path}: '{key}' is no longer read: {REMOVED_KEYS[key]}"
     if err["type"] == "extra_forbidden":
         allowed = _allowed_keys(TailorConfig, loc)
         return f"{path}: unknown key '{key}'" + (f"; allowed keys here: {', '.join(allowed)}" if allowed else "")

@@ -41,9 +41,17 @@ def test_build_trains_exports_and_records(built):
     record = manifest["record"]
     assert record["sft"]["train_loss"] > 0 and record["sft"]["tokens_per_s"] > 0
     dpo = record["dpo"]
-    assert dpo["pairs"]["user"] == 6 and dpo["pairs"]["feedback"] == 0
-    assert 0 <= dpo["pairs"]["auto"] <= 2  # max_auto_pairs: 2 (the tiny model answers blank lines: none made)
-    assert 0 <= dpo["reward_accuracy"] <= 1 and dpo["learning_rate"] == 0.005 and "reward_margin" in dpo
+    assert dpo["pairs"]["user"] == 6 and "feedback" not in dpo["pairs"]
+    assert 0 <= dpo["pairs"].get("auto", 0) <= 2  # max_auto_pairs: 2 (the tiny model answers blank lines: none made)
+    # Every pair not held out trains (no cap), once, in one run at the configured rate, with the SFT term.
+    held_out = dpo["eval_pairs"]
+    assert dpo["train_pairs"] + held_out == sum(dpo["pairs"].values()) and dpo["pairs_seen"] == dpo["train_pairs"]
+    assert dpo["learning_rate"] == 0.005 and dpo["loss_type"] == ["sigmoid", "sft"] and "sweep" not in dpo
+    # Held-out figures before (the SFT start: reward 0 by construction) and after; the fixture holds out dpo.eval_pairs (2).
+    assert dpo["before"]["n"] == dpo["after"]["n"] == held_out == 2 and not dpo["held_out_too_few"]  # eval_pairs: 2
+    assert dpo["before"]["reward_margin"] == 0 and dpo["before"]["reward_accuracy"] == 0
+    assert 0 <= dpo["after"]["reward_accuracy"] <= 1 and dpo["after"]["reward_margin"] != 0
+    assert 0 <= dpo["before"]["preference_accuracy"] <= 1 and dpo["after"]["logp_margin"] is not None
     assert set(record["evaluation"]) >= {"n", "base", "tuned"} and record["evaluation"]["tuned"]["eval_loss"] > 0
     assert record["inputs"]["conversations"] and record["versions"]["trl"]
     assert (b / "logs").is_dir() and any((b / "logs").iterdir())
