@@ -42,7 +42,7 @@ from ._common import (
 STAGES = ("index", "base", "data", "sft", "dpo", "calibrate", "export", "evaluate")
 DEPENDS_ON = {
     "index": (), "base": (), "data": ("index", "base"), "sft": ("data", "base"), "dpo": ("sft", "data"),
-    "calibrate": ("index",), "export": ("base", "sft", "dpo"), "evaluate": ("export", "data"),
+    "calibrate": ("index",), "export": ("base", "sft", "dpo"), "evaluate": ("export", "data", "calibrate"),
 }  # fmt: skip
 MIN_PAIRS = 4  # fewer preference pairs than this are not worth a DPO run
 DEFAULT_CPU_TOKENS_PER_S = 120.0  # SmolLM2-135M LoRA on 2 CPU cores, for the first ETA
@@ -89,6 +89,14 @@ class BuildSummary:
             lines.append(f"Held-out conversations ({ev['n']}), both with retrieval:")
             lines.append(f"  eval loss   base {b['eval_loss']:.3f}  ->  tuned {t['eval_loss']:.3f}")
             lines.append(f"  token F1    base {b['token_f1']:.3f}  ->  tuned {t['token_f1']:.3f}")
+        ran = [s for s in self.stages if s.status == "ran"]
+        if ran:
+            lines.append("Stage times (s): " + ", ".join(f"{s.name} {s.seconds:.0f}" for s in ran) + f"; total {self.seconds:.0f}")
+        serving = ev.get("serving")
+        if serving:
+            lines.append(serving["reason"][:1].upper() + serving["reason"][1:] + ".")
+            if serving["variant"] != "tuned+rag":
+                lines.append(f"  `tailor ask/chat/serve` answer with {serving['variant']} unless --variant says otherwise; the tuned model stays available as tuned+rag.")
         if self.settings_updated:
             lines.append(f"Serving settings changed ({', '.join(self.settings_updated)}): the manifest now carries them; nothing was retrained.")
         elif not any(s.status == "ran" for s in self.stages):
@@ -210,7 +218,8 @@ def _key(b: _Build, stage: str) -> str:
     if stage == "export":
         return hash_json(["export", fp("base"), fp("sft"), fp("dpo")])
     if stage == "evaluate":
-        return hash_json(["evaluate", fp("export"), fp("data"), bc.eval_max_new_tokens, cfg.generation.repetition_penalty])
+        dev = [_eval_suites_hash(b), cfg.evals.select_limit, cfg.evals.seed, cfg.evals.test_share, cfg.generation.model_dump()]
+        return hash_json(["evaluate", fp("export"), fp("data"), fp("calibrate"), bc.eval_max_new_tokens, cfg.generation.repetition_penalty, dev])
     raise ValueError(stage)
 
 
@@ -472,16 +481,19 @@ def _stage_export(b: _Build) -> tuple[dict, str]:
 
 
 def _stage_evaluate(b: _Build) -> tuple[dict, str]:
-    """Held-out conversations, with retrieval: base vs tuned eval loss and answer token F1."""
+    """Held-out conversations, with retrieval: base vs tuned eval loss and answer token F1; then
+    the variant to serve (builder._serve): chosen on the eval suites' dev split when the
+    assistant has suites, else on these held-out conversations."""
     from ._common import token_f1
     from ._generate import answer_loss, generate, load_model
+    from ._serve import choose_variant
 
     rows = read_jsonl(b.data_dir / "sft_eval.jsonl")
     model_dir = b.new_model_dir or (b.build_dir / "model")
-    if not rows or b.result("export").get("skipped") or not model_dir.exists():
-        return {"skipped": True}, "skipped: no held-out conversations or no tuned model"
-    out = {"n": len(rows)}
-    for variant, path in (("base", b.base_path), ("tuned", str(model_dir))):
+    if b.result("export").get("skipped") or not model_dir.exists():
+        return {"skipped": True}, "skipped: no tuned model"
+    out: dict = {"n": len(rows)}
+    for variant, path in (("base", b.base_path), ("tuned", str(model_dir))) if rows else ():
         model = load_model(path)
         loss = answer_loss(model, b.tokenizer, rows)
         answers = generate(model, b.tokenizer, [r["prompt"] for r in rows], b.cfg.builder.eval_max_new_tokens, b.cfg.generation.repetition_penalty,
@@ -489,10 +501,28 @@ def _stage_evaluate(b: _Build) -> tuple[dict, str]:
         f1 = sum(token_f1(a, r["reference"]) for a, r in zip(answers, rows)) / len(rows)
         out[variant] = {"eval_loss": round(loss, 4), "token_f1": round(f1, 4), "examples": [{"question": r["question"], "answer": a} for r, a in zip(rows[:3], answers[:3])]}
         del model
-    return out, (
-        f"held-out eval loss {out['base']['eval_loss']:.3f} -> {out['tuned']['eval_loss']:.3f}, "
-        f"token F1 {out['base']['token_f1']:.3f} -> {out['tuned']['token_f1']:.3f} (base -> tuned, with retrieval)"
-    )
+    note = (f"held-out eval loss {out['base']['eval_loss']:.3f} -> {out['tuned']['eval_loss']:.3f}, "
+            f"token F1 {out['base']['token_f1']:.3f} -> {out['tuned']['token_f1']:.3f} (base -> tuned, with retrieval)") if rows else "no held-out conversations"
+
+    suites = sorted((b.folder / "evals").glob("*.jsonl"))
+    if suites and b.cfg.evals.select_limit > 0:
+        from chat import Assistant
+
+        from ._serve import dev_figures
+
+        log.info(f"  choosing the variant to serve: {', '.join(p.name for p in suites)}, dev split, up to {b.cfg.evals.select_limit} questions")
+        candidate = Assistant.from_manifest(_manifest(b, skip_train=False, model_dir=model_dir.name), b.build_dir, b.folder, b.cfg,
+                                            build_id=f"candidate-{b.keys['evaluate'][:12]}")
+        dev = dev_figures(b.folder, b.cfg, candidate, b.cfg.evals.select_limit)
+        out["dev"] = dev
+        out["serving"] = choose_variant(dev["f1"], dev["n"], "dev questions", dev["difference"])
+    elif rows:
+        f1 = {"base+rag": out["base"]["token_f1"], "tuned+rag": out["tuned"]["token_f1"]}
+        out["serving"] = choose_variant(f1, len(rows), "held-out conversations")
+    if out.get("serving"):
+        log.info(f"  {out['serving']['reason']}")
+        note += f"; {out['serving']['reason']}"
+    return out, note
 
 
 RUNNERS = {
@@ -502,7 +532,7 @@ RUNNERS = {
 WHAT = {
     "index": "indexing documents", "base": "preparing the base model", "data": "rendering training data with retrieved context",
     "sft": "supervised fine-tuning (LoRA)", "dpo": "preference tuning (DPO)", "calibrate": "calibrating the decline threshold",
-    "export": "merging the adapter into build/model", "evaluate": "scoring held-out conversations (base vs tuned)",
+    "export": "merging the adapter into build/model", "evaluate": "scoring base vs tuned (held-out conversations, eval suites' dev split)",
 }  # fmt: skip
 
 
@@ -639,33 +669,26 @@ def serving_changes(build_dir: Path, cfg) -> list[str]:
     return changed
 
 
-def _finish(b: _Build, summary: BuildSummary, skip_train: bool, started: float) -> None:
-    """Swap the new model folder in and write the manifest (last, atomically)."""
+def _manifest(b: _Build, skip_train: bool, model_dir: str = "model") -> Manifest:
+    """The manifest of this build as its stages left it; `model_dir` names the tuned model's
+    folder (the evaluate stage loads the candidate from build/model.tmp-PID through it)."""
     cfg = b.cfg
-    old = None
-    if b.new_model_dir is not None:
-        # Rename, not copy: readers see the old folder or the new one. The old one is deleted
-        # only after the manifest that describes the new one is in place.
-        model, old = b.build_dir / "model", b.build_dir / f"model.old-{os.getpid()}"
-        if model.exists():
-            os.replace(model, old)
-        os.replace(b.new_model_dir, model)
-        write_json(b.state_dir / "export.json", b.states["export"])
     adapter = None if skip_train else _final_adapter(b)
-    trained = adapter is not None and (b.build_dir / "model").exists() and not b.result("export").get("skipped")
-    summary.retrieval_only = not trained
+    trained = adapter is not None and (b.build_dir / model_dir).exists() and not b.result("export").get("skipped")
     cal = b.result("calibrate")
     stage_record = {s: {"seconds": b.states.get(s, {}).get("seconds"), **{k: v for k, v in b.result(s).items() if k != "examples"}} for s in STAGES}
-    manifest = Manifest(
+    serving = b.result("evaluate").get("serving") if trained and b.current("evaluate") else None
+    return Manifest(
         name=cfg.name,
         base_model=cfg.builder.base_model,
-        model_dir="model" if trained else None,
+        model_dir=model_dir if trained else None,
         adapter_dir=adapter.relative_to(b.build_dir).as_posix() if trained else None,
         index_dir="index",
         retrieval={"k": cfg.knowledge.top_k, "mode": cfg.knowledge.search_mode, "tuned_prompt_tokens": cfg.builder.sft.max_length},
         decline=DeclineCalibration(**cal) if cal else None,
         chat=cfg.chat,
         generation=cfg.generation,
+        serving={"variant": serving["variant"], "reason": serving["reason"]} if serving else None,
         record={
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "retrieval_only": not trained,
@@ -679,11 +702,27 @@ def _finish(b: _Build, summary: BuildSummary, skip_train: bool, started: float) 
             "sft": stage_record["sft"], "dpo": stage_record["dpo"], "data": stage_record["data"],
             "leakage": b.result("data").get("leakage"),
             "evaluation": b.result("evaluate"),
+            "serving": serving,
             "durations_s": {s: b.states.get(s, {}).get("seconds") for s in STAGES},
             "device": "cuda" if use_cuda() else "cpu", "bf16": use_bf16(),
             "versions": library_versions(),
         },
     )  # fmt: skip
+
+
+def _finish(b: _Build, summary: BuildSummary, skip_train: bool, started: float) -> None:
+    """Swap the new model folder in and write the manifest (last, atomically)."""
+    old = None
+    if b.new_model_dir is not None:
+        # Rename, not copy: readers see the old folder or the new one. The old one is deleted
+        # only after the manifest that describes the new one is in place.
+        model, old = b.build_dir / "model", b.build_dir / f"model.old-{os.getpid()}"
+        if model.exists():
+            os.replace(model, old)
+        os.replace(b.new_model_dir, model)
+        write_json(b.state_dir / "export.json", b.states["export"])
+    manifest = _manifest(b, skip_train)
+    summary.retrieval_only = manifest.model_dir is None
     write_manifest(b.build_dir, manifest)
     summary.manifest_written = True
     if old is not None:

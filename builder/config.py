@@ -141,6 +141,11 @@ class EvalsConfig(BaseModel):
         None, ge=1, le=256, description="Questions answered at once per variant, decoded in one batch (same greedy answers as 1 "
         "at a time; first_token_s then includes waiting for the batch). Unset: 8 on a CPU, 32 on a GPU; 1 answers one by one."
     )
+    select_limit: int = Field(
+        40, ge=0, description="Dev-split questions `tailor build` answers with extract, base+rag and tuned+rag to choose the "
+        "variant to serve (a seeded sample, decline questions in proportion; 40 keeps a CPU build within a few minutes). "
+        "0: held-out conversations decide, as for an assistant without eval suites."
+    )
     bootstrap_samples: int = Field(1000, ge=100)
     judge_url: str | None = Field(None, description="Optional OpenAI-compatible endpoint for an LLM judge; off when unset.")
     judge_model: str | None = None
