@@ -28,8 +28,6 @@ name: ${domain^} reference assistant
 builder:
   sft:
     max_length: 512
-  dpo:
-    lr_sweep: [1.0]
   synthesize:
     max_examples: 200
 generation:
