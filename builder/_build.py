@@ -1,6 +1,6 @@
 """`tailor build`: the stages, each cached by a hash of its inputs, then the manifest.
 
-    index -> base -> data -> sft -> dpo -> calibrate -> export -> evaluate -> manifest
+    index -> base -> data -> sft -> dpo -> calibrate -> export -> evaluate (+ the variant to serve) -> manifest
 
 A stage runs when the hash of its inputs (files, settings, and the fingerprints of the stages it
 reads from) differs from the one recorded in build/stages/<stage>.json after its last success;

@@ -76,7 +76,8 @@ def test_changed_document_reindexes_without_preparing_the_base_again(built_copy)
 def test_force_reruns_the_stage_and_what_follows(built_copy):
     summary = build(built_copy, load_config(built_copy), force=("calibrate",), quiet=True)
     s = statuses(summary)
-    assert s["calibrate"] == "ran" and s["sft"] == "cached" and s["evaluate"] == "cached"
+    assert s["calibrate"] == "ran" and s["sft"] == "cached" and s["dpo"] == "cached"
+    assert s["evaluate"] == "ran"  # the variant to serve is measured as served, with the new decline threshold
 
 
 class Interrupt(Exception):
@@ -223,10 +224,18 @@ def test_auto_pairs_reject_answers_that_disagree_with_the_reference(monkeypatch,
     ]  # fmt: skip
     answers = {"Q0?": "We open at nine on Saturday.", "Q1?": "It is free of charge, no cost.", "Q2?": "   "}
     monkeypatch.setattr(dpo_module, "load_model", lambda *a, **k: None)
-    monkeypatch.setattr(dpo_module, "load_tokenizer", lambda *a, **k: None)
-    monkeypatch.setattr(dpo_module, "generate", lambda model, tok, prompts, *a, **k: [answers[p[-1]["content"]] for p in prompts])
+    monkeypatch.setattr(dpo_module, "load_tokenizer", lambda *a, **k: lambda text, **kw: {"input_ids": text.split() * 50})
+    lengths = []
+
+    def fake_generate(model, tok, prompts, max_new_tokens, *a, **k):
+        lengths.append(max_new_tokens)
+        return [answers[p[-1]["content"]] for p in prompts]
+
+    monkeypatch.setattr(dpo_module, "generate", fake_generate)
     cfg = config_from_dict({"builder": {"dpo": {"max_auto_pairs": 3}}}, tmp_path / "assistant.yaml")
     pairs = dpo_module.auto_pairs("base", "adapter", rows, cfg)
+    # Full length: room for the longest reference (5 words x 50 "tokens" here), never the old 64-token cut.
+    assert lengths == [5 * 50 + 16] and lengths[0] >= cfg.generation.max_new_tokens
     assert len(pairs) == 1  # the agreeing answer and the blank one make no pair
     pair = pairs[0]
     assert pair["source"] == "auto" and pair["chosen"][0]["content"] == "A consultation costs 60 euros."
