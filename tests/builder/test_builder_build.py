@@ -234,8 +234,8 @@ def test_auto_pairs_reject_answers_that_disagree_with_the_reference(monkeypatch,
     monkeypatch.setattr(dpo_module, "generate", fake_generate)
     cfg = config_from_dict({"builder": {"dpo": {"max_auto_pairs": 3}}}, tmp_path / "assistant.yaml")
     pairs = dpo_module.auto_pairs("base", "adapter", rows, cfg)
-    # Full length: room for the longest reference (5 words x 50 "tokens" here), never the old 64-token cut.
-    assert lengths == [5 * 50 + 16] and lengths[0] >= cfg.generation.max_new_tokens
+    # Full length: room for the longest reference (6 words x 50 "tokens" here), never the old 64-token cut.
+    assert lengths == [6 * 50 + 16] and lengths[0] >= cfg.generation.max_new_tokens
     assert len(pairs) == 1  # the agreeing answer and the blank one make no pair
     pair = pairs[0]
     assert pair["source"] == "auto" and pair["chosen"][0]["content"] == "A consultation costs 60 euros."
