@@ -1,8 +1,8 @@
 """Preference tuning: DPO on top of the SFT adapter, one run on every pair, measured before and after.
 
     pairs (user, app votes, synthesized, decline, automatic) -> held-out pairs + training pairs
-    -> measure the SFT start on the held-out pairs -> train (DPO + an SFT term; on a CPU within
-    dpo.max_seconds) -> measure again -> build/adapters/dpo/
+    -> train (DPO + an SFT term; on a CPU within dpo.max_seconds) -> the held-out pairs scored
+    by the trained adapter and by the SFT start (TRL's reference) -> build/adapters/dpo/
 """
 from __future__ import annotations
 
@@ -171,24 +171,21 @@ def run_dpo(
         callbacks=[budget, *(callbacks or [])],
     )
 
-    # 2. The SFT start on the held-out pairs: how often it already gives the chosen answer the
-    #    higher log-probability (the DPO reward is 0 here by construction: the start is the reference).
-    before = _measure(trainer) if eval_ds is not None else {}
-    if before:
-        log.info(f"  held-out pairs ({len(eval_pairs)}) before DPO: the SFT model prefers the chosen answer in "
-                 f"{before['preference_accuracy']:.0%}, log-prob margin {before['logp_margin']:.2f}")
-
-    # 3. Train; then measure again: the reward accuracy and margin are relative to the SFT start.
+    # 2. Train. On a CPU the time budget may end the run before the last pair.
     t0 = time.time()
     result = trainer.train()
     train_s = time.time() - t0
-    after = _measure(trainer) if eval_ds is not None else {}
     steps = int(result.global_step)
     planned = int(trainer.state.max_steps)
     seen = min(len(train_pairs) * args.num_train_epochs, steps * args.per_device_train_batch_size)
+
+    # 3. The held-out pairs, after training and before it: TRL scores each pair with the trained
+    #    adapter and with the reference, a frozen copy of the SFT start, in the same pass.
+    before, after = _measure(trainer, args.beta) if eval_ds is not None else ({}, {})
     if after:
-        log.info(f"  held-out pairs after DPO: prefers the chosen answer in {after['preference_accuracy']:.0%}, log-prob margin "
-                 f"{after['logp_margin']:.2f}; reward accuracy {after['reward_accuracy']:.2f}, margin {after['reward_margin']:.3f}")
+        log.info(f"  held-out pairs ({len(eval_pairs)}): the model prefers the chosen answer in {before['preference_accuracy']:.0%} "
+                 f"before DPO -> {after['preference_accuracy']:.0%} after (log-prob margin {before['logp_margin']:.2f} -> "
+                 f"{after['logp_margin']:.2f}); reward accuracy 0 -> {after['reward_accuracy']:.2f}, margin 0 -> {after['reward_margin']:.3f}")
 
     # 4. Keep the trained adapter (not TRL's reference copy).
     if is_main_process():
@@ -220,36 +217,45 @@ def run_dpo(
     }
 
 
-def _measure(trainer) -> dict:
-    """Held-out figures of the model as it is now: reward accuracy and margin (relative to the
-    reference, the SFT start), and the model's own preference, from each pair's summed
-    log-probabilities of the chosen and the rejected answer."""
-    trainer.pair_logps = []
+def _measure(trainer, beta: float) -> tuple[dict, dict]:
+    """Held-out figures (before, after). After: the reward accuracy and margin (DPO's implicit
+    reward, relative to the SFT start) and the trained model's own preference, the share of pairs
+    whose chosen answer has the higher summed log-probability and the mean margin. Before: the
+    same preference for the SFT start, whose log-probabilities are the trained ones minus
+    reward / beta; its reward is 0 by construction (it is the reference)."""
+    trainer.pair_figures = []
     metrics = trainer.evaluate()
-    pairs = trainer.pair_logps
+    pairs = trainer.pair_figures  # (logp chosen, logp rejected, reward chosen, reward rejected) per pair
     n = len(pairs)
-    return {
+    start = [(c - rc / beta, r - rr / beta) for c, r, rc, rr in pairs]
+
+    def preference(logps: list[tuple[float, float]]) -> dict:
+        return {"preference_accuracy": round(sum(c > r for c, r in logps) / n, 4) if n else None,
+                "logp_margin": round(sum(c - r for c, r in logps) / n, 4) if n else None}
+
+    before = {"n": n, "reward_accuracy": 0.0, "reward_margin": 0.0, **preference(start)}
+    after = {
         "n": n,
         "reward_accuracy": round(float(metrics.get("eval_rewards/accuracies", float("nan"))), 4),
         "reward_margin": round(float(metrics.get("eval_rewards/margins", float("nan"))), 4),
-        "preference_accuracy": round(sum(c > r for c, r in pairs) / n, 4) if n else None,
-        "logp_margin": round(sum(c - r for c, r in pairs) / n, 4) if n else None,
+        **preference([(c, r) for c, r, _, _ in pairs]),
         "eval_loss": round(float(metrics.get("eval_loss", float("nan"))), 4),
     }
+    return before, after
 
 
 def _trainer_class():
-    """DPOTrainer that keeps each held-out pair's log-probabilities: with one pair per eval step,
+    """DPOTrainer that keeps each held-out pair's log-probabilities and rewards: with one pair per eval step,
     TRL's per-step metrics are per pair, and its `log` averages and clears them."""
     from trl import DPOTrainer
 
     class _DPOTrainer(DPOTrainer):
-        pair_logps: list[tuple[float, float]]
+        pair_figures: list[tuple[float, float, float, float]]
 
         def log(self, logs, start_time=None):
-            if not self.model.training and hasattr(self, "pair_logps"):
+            if not self.model.training and hasattr(self, "pair_figures"):
                 m = self._metrics["eval"]
-                self.pair_logps = list(zip(m.get("logps/chosen", []), m.get("logps/rejected", [])))
+                self.pair_figures = list(zip(*(m.get(k, []) for k in ("logps/chosen", "logps/rejected", "rewards/chosen", "rewards/rejected"))))
             super().log(logs, start_time)
 
     return _DPOTrainer
