@@ -183,7 +183,7 @@ def run_dpo(
     #    adapter and with the reference, a frozen copy of the SFT start, in the same pass.
     before, after = _measure(trainer, args.beta) if eval_ds is not None else ({}, {})
     if after:
-        log.info(f"  held-out pairs ({after['n']} scored of {len(eval_pairs)}; TRL drops a pair whose answer does not fit dpo.max_length): the model prefers the chosen answer in {before['preference_accuracy']:.0%} "
+        log.info(f"  held-out pairs ({after['n']} scored of {len(eval_pairs)}; TRL drops a pair whose prompt leaves no room for an answer within dpo.max_length): the model prefers the chosen answer in {before['preference_accuracy']:.0%} "
                  f"before DPO -> {after['preference_accuracy']:.0%} after (log-prob margin {before['logp_margin']:.2f} -> "
                  f"{after['logp_margin']:.2f}); reward accuracy 0 -> {after['reward_accuracy']:.2f}, margin 0 -> {after['reward_margin']:.3f}")
 
