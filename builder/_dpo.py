@@ -18,9 +18,6 @@ from ._common import is_main_process, log, replace_dir, token_f1, use_bf16, use_
 from ._data import pair_row
 from ._generate import generate, load_model, load_tokenizer
 
-PROBE_STEPS = 2  # steps timed before the CPU time budget fixes how many steps the run gets
-
-
 def auto_pairs(base_model: str, sft_adapter: str | None, train_rows: list[dict], cfg) -> list[dict]:
     """Pairs from the SFT model's own mistakes: for held-in conversations, the reference answer is
     chosen and the model's answer to the same prompt is rejected when its token F1 to the
@@ -139,7 +136,7 @@ def run_dpo(
     DPO's default rate (1e-6) is meant for full fine-tuning: with a LoRA adapter the rewards
     barely move in a short run, so dpo.learning_rate is set from held-out measurements (see
     builder/config.py). On a CPU the run stops after the steps that fit in dpo.max_seconds,
-    counted from the seconds per step of its first steps.
+    never starting a step that the mean seconds per step so far says would overrun it.
     """
     import torch
     from datasets import Dataset
@@ -262,24 +259,22 @@ def _trainer_class():
 
 
 class _TimeBudget(TrainerCallback):
-    """Ends training after the steps that fit in `seconds`: after PROBE_STEPS steps it divides
-    the budget by their measured seconds per step and stops there (never before the probe).
+    """Ends training before the step that would overrun `seconds`: after each step the mean
+    seconds per step so far says whether one more fits (so at least one step always runs).
     `seconds` None: no limit."""
 
     def __init__(self, seconds: float | None) -> None:
-        self.seconds, self.stop_at, self.stopped, self._t0 = seconds, None, False, 0.0
+        self.seconds, self.stopped, self._t0 = seconds, False, 0.0
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._t0 = time.time()
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.seconds is None:
+        if self.seconds is None or state.global_step >= state.max_steps:
             return
-        if state.global_step == PROBE_STEPS and self.stop_at is None:
-            per_step = (time.time() - self._t0) / PROBE_STEPS
-            self.stop_at = max(PROBE_STEPS, int(self.seconds / per_step))
-            if self.stop_at < state.max_steps:
-                log.info(f"  {per_step:.1f} s/step: dpo.max_seconds {self.seconds:g} allows {self.stop_at} of {state.max_steps} steps on this CPU")
-        if self.stop_at is not None and self.stop_at <= state.global_step < state.max_steps:
+        elapsed = time.time() - self._t0
+        per_step = elapsed / state.global_step
+        if elapsed + per_step > self.seconds:
             control.should_training_stop = True
             self.stopped = True
+            log.info(f"  {per_step:.1f} s/step: dpo.max_seconds {self.seconds:g} ends DPO after {state.global_step} of {state.max_steps} steps on this CPU")

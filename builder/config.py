@@ -68,9 +68,9 @@ class DPOConfig(BaseModel):
     batch_size: int = Field(4, ge=1, description="Preference pairs per step.")
     max_length: int = Field(512, ge=64, description="Longest prompt + answer in tokens; context is trimmed to fit, as for SFT.")
     max_seconds: float | None = Field(
-        300.0, gt=0, description="CPU only: training stops after the steps that fit in this many seconds, counted from the "
-        "measured seconds per step of the first 2 steps (the build log says how many pairs that covered). A GPU trains "
-        "on every pair. null: no limit."
+        300.0, gt=0, description="CPU only: training stops before a step that would overrun this many seconds, judged by the "
+        "measured mean seconds per step so far (at least one step runs; the build log says how many pairs that covered). "
+        "A GPU trains on every pair. null: no limit."
     )
     max_pairs: int | None = Field(None, ge=1, description="Optional cap on training pairs (a seeded sample, sources kept in proportion); unset: every pair trains.")
     eval_pairs: int = Field(
