@@ -129,3 +129,24 @@ def test_with_suites_the_dev_split_decides(built_copy):
     report = json.loads((next(iter((built_copy / "build" / "reports").glob("*/run.json")))).read_text())
     assert report["split"] == "dev"
     assert "serving " in str(summary).lower()
+
+
+def test_cpu_time_budget_stops_before_a_step_that_would_overrun(monkeypatch):
+    import builder._dpo as dpo_module
+    from transformers import TrainerControl, TrainerState
+
+    now = [0.0]
+    monkeypatch.setattr(dpo_module.time, "time", lambda: now[0])
+    budget, state, control = dpo_module._TimeBudget(300), TrainerState(max_steps=11), TrainerControl()
+    budget.on_train_begin(None, state, control)
+    for step, t in ((1, 100.0), (2, 190.0)):  # 95 s/step: a third step would end at 285 s, a fourth at 380 s
+        now[0], state.global_step = t, step
+        budget.on_step_end(None, state, control)
+        assert not control.should_training_stop
+    now[0], state.global_step = 285.0, 3
+    budget.on_step_end(None, state, control)
+    assert control.should_training_stop and budget.stopped
+    unlimited, control = dpo_module._TimeBudget(None), TrainerControl()
+    unlimited.on_train_begin(None, state, control)
+    unlimited.on_step_end(None, state, control)
+    assert not control.should_training_stop  # a GPU (no budget) trains on every pair
