@@ -160,7 +160,9 @@ def ask(
     from chat._terminal import ask as ask_once
 
     # Assistant.load reads assistant.yaml itself: FOLDER may also be the build/ folder.
-    ask_once(Assistant.load(folder), question, variant, as_json, _echo)
+    assistant = Assistant.load(folder)
+    _serving_note(assistant, variant)
+    ask_once(assistant, question, variant, as_json, _echo)
 
 
 @cli.command()
@@ -172,7 +174,15 @@ def chat(
     from chat import Assistant
     from chat._terminal import chat_loop
 
-    chat_loop(Assistant.load(folder), variant, input, _echo)
+    assistant = Assistant.load(folder)
+    _serving_note(assistant, variant)
+    chat_loop(assistant, variant, input, _echo)
+
+
+def _serving_note(assistant, variant: Optional[str]) -> None:
+    """Why the default variant serves (the build's measurement), once, on stderr: --json output stays clean."""
+    if variant is None and getattr(assistant, "serving_note", None):
+        typer.secho(assistant.serving_note, err=True, dim=True)
 
 # --- builder commands: build, export ----------------------------------------------------
 # (owned by the builder package work)
@@ -291,6 +301,12 @@ def serve(
     cfg = _load(folder)
     credentials = parse_auth(auth)
     demo = build_ui(folder, cfg)
+    if (folder / "build" / "manifest.json").exists():
+        from chat.manifest import read_manifest
+
+        serving = read_manifest(folder / "build")[0].serving
+        if serving:
+            typer.secho(serving.reason, err=True)
     if host not in ("127.0.0.1", "localhost") and not credentials:
         typer.secho(f"warning: serving on {host} without --auth; anyone who can reach the port can use the app", err=True)
     launch(demo, host=host, port=port, auth=credentials, share=share)

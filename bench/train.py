@@ -146,9 +146,7 @@ def dpo_seconds_per_step(pairs, cfg, base: str, sft_adapter: str, ours: bool, ou
     from builder._dpo import run_dpo
 
     if ours:
-        single = cfg.model_copy(deep=True)
-        single.builder.dpo.lr_sweep = [1.0]
-        result = run_dpo(base, sft_adapter, pairs, [], single, out / "dpo", out / "dpo-work")
+        result = run_dpo(base, sft_adapter, pairs, [], cfg, out / "dpo", out / "dpo-work")
         return result["seconds_per_step"]
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), sft_adapter, is_trainable=True)

@@ -1,6 +1,6 @@
 """`tailor build`: the stages, each cached by a hash of its inputs, then the manifest.
 
-    index -> base -> data -> sft -> dpo -> calibrate -> export -> evaluate -> manifest
+    index -> base -> data -> sft -> dpo -> calibrate -> export -> evaluate (+ the variant to serve) -> manifest
 
 A stage runs when the hash of its inputs (files, settings, and the fingerprints of the stages it
 reads from) differs from the one recorded in build/stages/<stage>.json after its last success;
@@ -43,7 +43,7 @@ from ._common import (
 STAGES = ("index", "base", "data", "sft", "dpo", "calibrate", "export", "evaluate")
 DEPENDS_ON = {
     "index": (), "base": (), "data": ("index", "base"), "sft": ("data", "base"), "dpo": ("sft", "data"),
-    "calibrate": ("index",), "export": ("base", "sft", "dpo"), "evaluate": ("export", "data"),
+    "calibrate": ("index",), "export": ("base", "sft", "dpo"), "evaluate": ("export", "data", "calibrate"),
 }  # fmt: skip
 MIN_PAIRS = 4  # fewer preference pairs than this are not worth a DPO run
 DEFAULT_CPU_TOKENS_PER_S = 120.0  # SmolLM2-135M LoRA on 2 CPU cores, for the first ETA
@@ -90,6 +90,14 @@ class BuildSummary:
             lines.append(f"Held-out conversations ({ev['n']}), both with retrieval:")
             lines.append(f"  eval loss   base {b['eval_loss']:.3f}  ->  tuned {t['eval_loss']:.3f}")
             lines.append(f"  token F1    base {b['token_f1']:.3f}  ->  tuned {t['token_f1']:.3f}")
+        ran = [s for s in self.stages if s.status == "ran"]
+        if ran:
+            lines.append("Stage times (s): " + ", ".join(f"{s.name} {s.seconds:.0f}" for s in ran) + f"; total {self.seconds:.0f}")
+        serving = ev.get("serving")
+        if serving:
+            lines.append(serving["reason"][:1].upper() + serving["reason"][1:] + ".")
+            if serving["variant"] != "tuned+rag":
+                lines.append(f"  `tailor ask/chat/serve` answer with {serving['variant']} unless --variant says otherwise; the tuned model stays available as tuned+rag.")
         if self.settings_updated:
             lines.append(f"Serving settings changed ({', '.join(self.settings_updated)}): the manifest now carries them; nothing was retrained.")
         elif not any(s.status == "ran" for s in self.stages):
@@ -205,7 +213,7 @@ def _key(b: _Build, stage: str) -> str:
         lora = [bc.lora_r, bc.lora_alpha, bc.lora_dropout, bc.lora_target_modules]
         return hash_json(["sft", fp("data"), fp("base"), lora, bc.seed, bc.sft.model_dump(exclude={"checkpoint_steps"})])
     if stage == "dpo":
-        return hash_json(["dpo", fp("sft"), fp("data"), bc.dpo.model_dump(), bc.eval_max_new_tokens, cfg.generation.repetition_penalty, bc.seed])
+        return hash_json(["dpo", fp("sft"), fp("data"), bc.dpo.model_dump(), cfg.generation.max_new_tokens, cfg.generation.repetition_penalty, bc.seed])
     if stage == "calibrate":
         data = Path(__file__).parent / "data"
         rules = Path(__file__).parent.parent / "chat" / "_coverage.py"  # the coverage check's rules are part of the gate
@@ -214,7 +222,8 @@ def _key(b: _Build, stage: str) -> str:
     if stage == "export":
         return hash_json(["export", fp("base"), fp("sft"), fp("dpo")])
     if stage == "evaluate":
-        return hash_json(["evaluate", fp("export"), fp("data"), bc.eval_max_new_tokens, cfg.generation.repetition_penalty])
+        dev = [_eval_suites_hash(b), cfg.evals.select_limit, cfg.evals.seed, cfg.evals.test_share, cfg.generation.model_dump()]
+        return hash_json(["evaluate", fp("export"), fp("data"), fp("calibrate"), bc.eval_max_new_tokens, cfg.generation.repetition_penalty, dev])
     raise ValueError(stage)
 
 
@@ -424,7 +433,7 @@ def _stage_sft(b: _Build) -> tuple[dict, str]:
 
 
 def _stage_dpo(b: _Build) -> tuple[dict, str]:
-    from ._dpo import auto_pairs, run_dpo, split_pairs
+    from ._dpo import auto_pairs, count_sources, run_dpo, split_pairs, time_budget
 
     d = b.cfg.builder.dpo
     if not d.enabled:
@@ -432,26 +441,34 @@ def _stage_dpo(b: _Build) -> tuple[dict, str]:
     sft_ran = bool(b.result("sft")) and not b.result("sft").get("skipped") and (b.adapters_dir / "sft").exists()
     sft_adapter = str(b.adapters_dir / "sft") if sft_ran else None
     pairs = read_jsonl(b.data_dir / "pairs.jsonl")
-    n_auto = 0
     if d.auto_pairs and sft_ran and d.max_auto_pairs > 0:
-        log.info(f"  making automatic pairs: the SFT model answers up to {d.max_auto_pairs} held-in questions")
-        made = auto_pairs(b.base_path, sft_adapter, read_jsonl(b.data_dir / "sft_train.jsonl"), b.cfg)
-        n_auto = len(made)
-        pairs += made
-    counts = {s: sum(p["source"] == s for p in pairs) for s in ("user", "feedback", "synthesized", "auto")}
-    if not counts["synthesized"]:
-        del counts["synthesized"]
-    made_from_docs = f", {counts['synthesized']} synthesized from documents" if "synthesized" in counts else ""
-    log.info(f"  preference pairs: {counts['user']} from data/preferences.jsonl, {counts['feedback']} from app votes{made_from_docs}, {n_auto} automatic")
+        log.info(f"  making automatic pairs: the SFT model answers up to {d.max_auto_pairs} held-in questions at full length")
+        pairs += auto_pairs(b.base_path, sft_adapter, read_jsonl(b.data_dir / "sft_train.jsonl"), b.cfg)
+    counts = count_sources(pairs)
+    log.info(f"  preference pairs by source: {', '.join(f'{k} {v}' for k, v in counts.items()) or 'none'}"
+             " (user: data/preferences.jsonl, feedback: app votes)")
     if len(pairs) < MIN_PAIRS:
         return {"skipped": True, "pairs": counts}, f"skipped: {len(pairs)} preference pair(s); DPO needs at least {MIN_PAIRS}"
-    train, held_out = split_pairs(pairs, b.cfg)
-    result = run_dpo(b.base_path, sft_adapter, train, held_out, b.cfg, b.adapters_dir / "dpo", b.build_dir / "checkpoints" / "dpo", resume=b.resume)
-    result["pairs"] = counts
-    return result, (
-        f"pairs {counts}; chose lr {result['learning_rate']:.2g}: held-out reward accuracy {result['reward_accuracy']:.2f}, "
-        f"margin {result['reward_margin']:.3f}"
-    )
+    train, held_out, too_few = split_pairs(pairs, b.cfg)
+    notes = [too_few] if too_few else []
+    if too_few:
+        log.warning(f"  {too_few}")
+    budget = time_budget(b.cfg)
+    log.info(f"  training on {len(train)} pairs ({', '.join(f'{k} {v}' for k, v in count_sources(train).items())}), "
+             f"{len(held_out)} held out; lr {d.learning_rate:g}, beta {d.beta:g}, SFT term weight {d.sft_weight:g}"
+             + (f", CPU time budget {budget:g} s" if budget else ""))
+    result = run_dpo(b.base_path, sft_adapter, train, held_out, b.cfg, b.adapters_dir / "dpo", b.build_dir / "checkpoints" / "dpo")
+    result.update(pairs=counts, train_by_source=count_sources(train), held_out_by_source=count_sources(held_out),
+                  held_out_too_few=bool(too_few), notes=notes)
+    note = f"{result['pairs_seen']} of {len(train)} pairs trained in {result['steps']} steps"
+    if result["stopped_by_time_budget"]:
+        note += f" (dpo.max_seconds {result['time_budget_s']:g})"
+    before, after = result["before"], result["after"]
+    if after:
+        note += (f"; held-out ({after['n']}{', too few' if too_few else ''}): prefers chosen {before['preference_accuracy']:.0%} -> "
+                 f"{after['preference_accuracy']:.0%}, reward accuracy {before['reward_accuracy']:.2f} -> {after['reward_accuracy']:.2f}, "
+                 f"margin {before['reward_margin']:.3f} -> {after['reward_margin']:.3f}")
+    return result, note
 
 
 def _stage_calibrate(b: _Build) -> tuple[dict, str]:
@@ -497,16 +514,19 @@ def _stage_export(b: _Build) -> tuple[dict, str]:
 
 
 def _stage_evaluate(b: _Build) -> tuple[dict, str]:
-    """Held-out conversations, with retrieval: base vs tuned eval loss and answer token F1."""
+    """Held-out conversations, with retrieval: base vs tuned eval loss and answer token F1; then
+    the variant to serve (builder._serve): chosen on the eval suites' dev split when the
+    assistant has suites, else on these held-out conversations."""
     from ._common import token_f1
     from ._generate import answer_loss, generate, load_model
+    from ._serve import choose_variant
 
     rows = read_jsonl(b.data_dir / "sft_eval.jsonl")
     model_dir = b.new_model_dir or (b.build_dir / "model")
-    if not rows or b.result("export").get("skipped") or not model_dir.exists():
-        return {"skipped": True}, "skipped: no held-out conversations or no tuned model"
-    out = {"n": len(rows)}
-    for variant, path in (("base", b.base_path), ("tuned", str(model_dir))):
+    if b.result("export").get("skipped") or not model_dir.exists():
+        return {"skipped": True}, "skipped: no tuned model"
+    out: dict = {"n": len(rows)}
+    for variant, path in (("base", b.base_path), ("tuned", str(model_dir))) if rows else ():
         model = load_model(path)
         loss = answer_loss(model, b.tokenizer, rows)
         answers = generate(model, b.tokenizer, [r["prompt"] for r in rows], b.cfg.builder.eval_max_new_tokens, b.cfg.generation.repetition_penalty,
@@ -514,10 +534,28 @@ def _stage_evaluate(b: _Build) -> tuple[dict, str]:
         f1 = sum(token_f1(a, r["reference"]) for a, r in zip(answers, rows)) / len(rows)
         out[variant] = {"eval_loss": round(loss, 4), "token_f1": round(f1, 4), "examples": [{"question": r["question"], "answer": a} for r, a in zip(rows[:3], answers[:3])]}
         del model
-    return out, (
-        f"held-out eval loss {out['base']['eval_loss']:.3f} -> {out['tuned']['eval_loss']:.3f}, "
-        f"token F1 {out['base']['token_f1']:.3f} -> {out['tuned']['token_f1']:.3f} (base -> tuned, with retrieval)"
-    )
+    note = (f"held-out eval loss {out['base']['eval_loss']:.3f} -> {out['tuned']['eval_loss']:.3f}, "
+            f"token F1 {out['base']['token_f1']:.3f} -> {out['tuned']['token_f1']:.3f} (base -> tuned, with retrieval)") if rows else "no held-out conversations"
+
+    suites = sorted((b.folder / "evals").glob("*.jsonl"))
+    if suites and b.cfg.evals.select_limit > 0:
+        from chat import Assistant
+
+        from ._serve import dev_figures
+
+        log.info(f"  choosing the variant to serve: {', '.join(p.name for p in suites)}, dev split, up to {b.cfg.evals.select_limit} questions")
+        candidate = Assistant.from_manifest(_manifest(b, skip_train=False, model_dir=model_dir.name), b.build_dir, b.folder, b.cfg,
+                                            build_id=f"candidate-{b.keys['evaluate'][:12]}")
+        dev = dev_figures(b.folder, b.cfg, candidate, b.cfg.evals.select_limit)
+        out["dev"] = dev
+        out["serving"] = choose_variant(dev["f1"], dev["n"], "dev questions", dev["difference"])
+    elif rows:
+        f1 = {"base+rag": out["base"]["token_f1"], "tuned+rag": out["tuned"]["token_f1"]}
+        out["serving"] = choose_variant(f1, len(rows), "held-out conversations")
+    if out.get("serving"):
+        log.info(f"  {out['serving']['reason']}")
+        note += f"; {out['serving']['reason']}"
+    return out, note
 
 
 RUNNERS = {
@@ -527,7 +565,7 @@ RUNNERS = {
 WHAT = {
     "index": "indexing documents", "base": "preparing the base model", "data": "rendering training data with retrieved context",
     "sft": "supervised fine-tuning (LoRA)", "dpo": "preference tuning (DPO)", "calibrate": "calibrating the decline threshold",
-    "export": "merging the adapter into build/model", "evaluate": "scoring held-out conversations (base vs tuned)",
+    "export": "merging the adapter into build/model", "evaluate": "scoring base vs tuned (held-out conversations, eval suites' dev split)",
 }  # fmt: skip
 
 
@@ -664,33 +702,26 @@ def serving_changes(build_dir: Path, cfg) -> list[str]:
     return changed
 
 
-def _finish(b: _Build, summary: BuildSummary, skip_train: bool, started: float) -> None:
-    """Swap the new model folder in and write the manifest (last, atomically)."""
+def _manifest(b: _Build, skip_train: bool, model_dir: str = "model") -> Manifest:
+    """The manifest of this build as its stages left it; `model_dir` names the tuned model's
+    folder (the evaluate stage loads the candidate from build/model.tmp-PID through it)."""
     cfg = b.cfg
-    old = None
-    if b.new_model_dir is not None:
-        # Rename, not copy: readers see the old folder or the new one. The old one is deleted
-        # only after the manifest that describes the new one is in place.
-        model, old = b.build_dir / "model", b.build_dir / f"model.old-{os.getpid()}"
-        if model.exists():
-            os.replace(model, old)
-        os.replace(b.new_model_dir, model)
-        write_json(b.state_dir / "export.json", b.states["export"])
     adapter = None if skip_train else _final_adapter(b)
-    trained = adapter is not None and (b.build_dir / "model").exists() and not b.result("export").get("skipped")
-    summary.retrieval_only = not trained
+    trained = adapter is not None and (b.build_dir / model_dir).exists() and not b.result("export").get("skipped")
     cal = b.result("calibrate")
     stage_record = {s: {"seconds": b.states.get(s, {}).get("seconds"), **{k: v for k, v in b.result(s).items() if k != "examples"}} for s in STAGES}
-    manifest = Manifest(
+    serving = b.result("evaluate").get("serving") if trained and b.current("evaluate") else None
+    return Manifest(
         name=cfg.name,
         base_model=cfg.builder.base_model,
-        model_dir="model" if trained else None,
+        model_dir=model_dir if trained else None,
         adapter_dir=adapter.relative_to(b.build_dir).as_posix() if trained else None,
         index_dir="index",
         retrieval={"k": cfg.knowledge.top_k, "mode": cfg.knowledge.search_mode, "tuned_prompt_tokens": cfg.builder.sft.max_length},
         decline=DeclineCalibration(**cal) if cal else None,
         chat=cfg.chat,
         generation=cfg.generation,
+        serving={"variant": serving["variant"], "reason": serving["reason"]} if serving else None,
         record={
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "retrieval_only": not trained,
@@ -704,11 +735,27 @@ def _finish(b: _Build, summary: BuildSummary, skip_train: bool, started: float) 
             "sft": stage_record["sft"], "dpo": stage_record["dpo"], "data": stage_record["data"],
             "leakage": b.result("data").get("leakage"),
             "evaluation": b.result("evaluate"),
+            "serving": serving,
             "durations_s": {s: b.states.get(s, {}).get("seconds") for s in STAGES},
             "device": "cuda" if use_cuda() else "cpu", "bf16": use_bf16(),
             "versions": library_versions(),
         },
     )  # fmt: skip
+
+
+def _finish(b: _Build, summary: BuildSummary, skip_train: bool, started: float) -> None:
+    """Swap the new model folder in and write the manifest (last, atomically)."""
+    old = None
+    if b.new_model_dir is not None:
+        # Rename, not copy: readers see the old folder or the new one. The old one is deleted
+        # only after the manifest that describes the new one is in place.
+        model, old = b.build_dir / "model", b.build_dir / f"model.old-{os.getpid()}"
+        if model.exists():
+            os.replace(model, old)
+        os.replace(b.new_model_dir, model)
+        write_json(b.state_dir / "export.json", b.states["export"])
+    manifest = _manifest(b, skip_train)
+    summary.retrieval_only = manifest.model_dir is None
     write_manifest(b.build_dir, manifest)
     summary.manifest_written = True
     if old is not None:

@@ -58,25 +58,40 @@ class DPOConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(True, description="Run the DPO stage after SFT when preference pairs exist.")
-    epochs: float = Field(1.0, gt=0, description="Passes over the preference pairs.")
-    learning_rate: float = Field(5e-5, gt=0, description="LoRA needs far more than DPO's full-fine-tune default of 1e-6.")
-    lr_sweep: list[float] = Field(
-        default_factory=lambda: [0.2, 1.0],
-        min_length=1,
-        description="Multipliers of learning_rate tried from the same SFT start; the run with the best held-out reward "
-        "accuracy (then margin) is kept. [1.0] trains once.",
+    epochs: float = Field(1.0, gt=0, description="Passes over the preference pairs (on a CPU, dpo.max_seconds may end the pass early).")
+    learning_rate: float = Field(
+        5e-5, gt=0, description="One run at this rate (constant schedule). LoRA needs far more than DPO's full-fine-tune default of 1e-6. "
+        "Kept from the earlier sweep (0.2x and 1x of it on 8 pairs: 1x moved the margin, 0.2x barely); not yet re-chosen on the "
+        "20 held-out pairs (clinic example, SFT start: prefers the chosen answer in 42% of them, log-prob margin -17.4)."
     )
     beta: float = Field(0.1, gt=0, description="Strength of the pull towards the SFT model; lower lets preferences move it more.")
+    sft_weight: float = Field(
+        1.0, ge=0, description="Weight of an SFT term (NLL of the chosen answer) added to the DPO loss, so chosen answers "
+        "are not pushed down along with rejected ones (RPO, Pang et al. 2024); 0 trains plain DPO."
+    )
     batch_size: int = Field(4, ge=1, description="Preference pairs per step.")
     max_length: int = Field(
         1280, ge=64, description="Longest prompt + answer in tokens. Pairs carry the same evidence as SFT rows, fitted into "
         "sft.max_length; keep this at least as long so TRL never cuts them."
     )
-    max_pairs: int = Field(8, ge=1, description="Cap on training pairs per run (a seeded sample, sources kept in proportion); each pair costs ~4 forward passes.")
-    eval_pairs: int = Field(6, ge=1, description="Pairs held out to measure reward accuracy and margin for the learning-rate choice.")
+    max_seconds: float | None = Field(
+        300.0, gt=0, description="Clinic example, 2 shared cores (load ~3): 59 user + 6 automatic pairs, 45 train, 78.6 s per "
+        "4-pair step, so 300 s trained 3 of 11 steps (12 pairs; stage 7 min 31 s with automatic pairs and the held-out "
+        "pass); 19 held-out pairs: reward accuracy 0 -> 0.58, margin 0 -> 0.011, the model's own preference 42% -> 42%: "
+        "too few steps to move it; a larger budget or a GPU trains the rest. CPU only: training stops before a step that would overrun this many seconds, judged by the "
+        "measured mean seconds per step so far (at least one step runs; the build log says how many pairs that covered). "
+        "A GPU trains on every pair. null: no limit."
+    )
+    max_pairs: int | None = Field(None, ge=1, description="Optional cap on training pairs (a seeded sample, sources kept in proportion); unset: every pair trains.")
+    eval_pairs: int = Field(
+        20, ge=1, description="Pairs held out to measure reward accuracy and margin before and after DPO, when at least "
+        "twice as many exist; with fewer a fifth is held out and the build says the figures are too few to measure."
+    )
     auto_pairs: bool = Field(True, description="Also make pairs from the SFT model's own answers that disagree with the reference.")
     auto_pairs_f1_threshold: float = Field(0.5, ge=0, le=1, description="An own answer below this token F1 to the reference becomes 'rejected'.")
-    max_auto_pairs: int = Field(8, ge=0, description="Cap on automatic pairs; each costs one generation.")
+    max_auto_pairs: int = Field(
+        8, ge=0, description="Cap on automatic pairs; each costs one generation at full answer length (the longest sampled reference)."
+    )
 
 
 class SynthesizeConfig(BaseModel):
@@ -115,7 +130,7 @@ class BuilderConfig(BaseModel):
     oracle_min_recall: float = Field(
         0.5, gt=0, le=1, description="Share of an answer's words a chunk must hold to count as the document that answers it (RAFT's oracle)."
     )
-    eval_max_new_tokens: int = Field(64, ge=8, description="Answer length when scoring held-out questions (token F1) and making automatic DPO pairs.")
+    eval_max_new_tokens: int = Field(64, ge=8, description="Answer length when scoring held-out questions (token F1).")
     sft: SFTConfig = Field(default_factory=SFTConfig)
     dpo: DPOConfig = Field(default_factory=DPOConfig)
     synthesize: SynthesizeConfig = Field(default_factory=SynthesizeConfig)
@@ -137,6 +152,11 @@ class EvalsConfig(BaseModel):
     batch_size: int | None = Field(
         None, ge=1, le=256, description="Questions answered at once per variant, decoded in one batch (same greedy answers as 1 "
         "at a time; first_token_s then includes waiting for the batch). Unset: 8 on a CPU, 32 on a GPU; 1 answers one by one."
+    )
+    select_limit: int = Field(
+        40, ge=0, description="Dev-split questions `tailor build` answers with extract, base+rag and tuned+rag to choose the "
+        "variant to serve (a seeded sample, decline questions in proportion; 40 keeps a CPU build within a few minutes). "
+        "0: held-out conversations decide, as for an assistant without eval suites."
     )
     bootstrap_samples: int = Field(1000, ge=100)
     judge_url: str | None = Field(None, description="Optional OpenAI-compatible endpoint for an LLM judge; off when unset.")
@@ -172,9 +192,17 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     return sorted(model.model_fields)
 
 
+# Keys earlier versions read, with what replaces them (named in the error instead of "unknown key").
+REMOVED_KEYS = {
+    "builder.dpo.lr_sweep": "DPO now trains once, at builder.dpo.learning_rate (no sweep); delete lr_sweep and set learning_rate",
+}
+
+
 def _describe(err: dict, path: Path) -> str:
     loc = tuple(err["loc"])
     key = ".".join(str(p) for p in loc)
+    if err["type"] == "extra_forbidden" and key in REMOVED_KEYS:
+        return f"{path}: '{key}' is no longer read: {REMOVED_KEYS[key]}"
     if err["type"] == "extra_forbidden":
         allowed = _allowed_keys(TailorConfig, loc)
         return f"{path}: unknown key '{key}'" + (f"; allowed keys here: {', '.join(allowed)}" if allowed else "")

@@ -80,6 +80,7 @@ class Assistant:
         coverage: bool = True,
         build_id: str = RETRIEVAL_ONLY_BUILD_ID,
         folder: Path | None = None,
+        serving: dict | None = None,
     ) -> None:
         self.name = name
         self.base_model = base_model
@@ -95,6 +96,7 @@ class Assistant:
         self._coverage = CoverageCheck(kb) if kb is not None else None
         self.build_id = build_id
         self.folder = folder
+        self.serving = serving  # the build's measured choice of default variant (manifest.serving)
         _backends.check_openai_settings(self.generation)
         _backends.set_threads(self.generation.threads)
         self._rules = compile_rules(self.chat.escalation)
@@ -125,6 +127,12 @@ class Assistant:
     @classmethod
     def _from_manifest(cls, folder: Path, build_dir: Path, cfg) -> "Assistant":
         manifest, build_id = read_manifest(build_dir)
+        return cls.from_manifest(manifest, build_dir, folder, cfg, build_id)
+
+    @classmethod
+    def from_manifest(cls, manifest, build_dir: Path, folder: Path, cfg=None, build_id: str = RETRIEVAL_ONLY_BUILD_ID) -> "Assistant":
+        """The assistant a manifest describes (the build scores its candidates through this before
+        the manifest is written, so what it measures is what it would serve)."""
         tuned = str(build_dir / manifest.model_dir) if manifest.model_dir else None
         adapter = str(build_dir / manifest.adapter_dir) if manifest.adapter_dir else None
         for what, sub in (("model", tuned), ("adapter", adapter)):
@@ -150,6 +158,7 @@ class Assistant:
             coverage=manifest.decline.coverage if manifest.decline else True,
             build_id=build_id,
             folder=folder,
+            serving=manifest.serving.model_dump() if manifest.serving else None,
         )
 
     @classmethod
@@ -183,11 +192,23 @@ class Assistant:
 
     @property
     def default_variant(self) -> str:
-        """tuned+rag when the build has a tuned model, else base+rag (else base)."""
+        """The variant the build measured best (manifest.serving); without that choice, tuned+rag
+        when the build has a tuned model, else base+rag (else base)."""
+        chosen = (self.serving or {}).get("variant")
+        if chosen in self.variants:
+            return chosen
         for variant in ("tuned+rag", "base+rag", "tuned", "base"):
             if variant in self.variants:
                 return variant
         raise BuildError("this assistant has no variants")  # unreachable: base is always there
+
+    @property
+    def serving_note(self) -> str | None:
+        """One sentence on why the default variant is served ("serving base+rag: the tuned model
+        scored lower on your dev questions, F1 0.21 vs 0.26 (40 questions)"); None without a choice."""
+        if not self.serving or self.serving.get("variant") != self.default_variant:
+            return None
+        return self.serving.get("reason")
 
     def check_variant(self, variant: str | None) -> str:
         variant = variant or self.default_variant

@@ -29,6 +29,13 @@ class DeclineCalibration(BaseModel):
                                              "off when it would decline too many of the assistant's own questions.")
 
 
+class ServingChoice(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the figures behind the choice (F1 per variant, n, interval)
+
+    variant: str = Field(..., description="The variant served when none is asked for (the build measured it best).")
+    reason: str = Field(..., description="One sentence saying why, with the figures; printed by ask/chat/serve.")
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -42,6 +49,7 @@ class Manifest(BaseModel):
     decline: DeclineCalibration | None = None
     chat: ChatConfig = Field(default_factory=ChatConfig)
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    serving: ServingChoice | None = Field(None, description="Default variant chosen by the build's measurements; None: tuned+rag if trained.")
     record: dict = Field(default_factory=dict, description="Build record: input hashes, hyperparameters, losses, durations, versions.")
 
 

@@ -60,7 +60,6 @@ builder:
     max_length: 512
     batch_size: 2
     learning_rate: 0.005
-    lr_sweep: [1.0]
     max_auto_pairs: 2
     eval_pairs: 2
 """

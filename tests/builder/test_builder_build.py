@@ -41,9 +41,17 @@ def test_build_trains_exports_and_records(built):
     record = manifest["record"]
     assert record["sft"]["train_loss"] > 0 and record["sft"]["tokens_per_s"] > 0
     dpo = record["dpo"]
-    assert dpo["pairs"]["user"] == 6 and dpo["pairs"]["feedback"] == 0
-    assert 0 <= dpo["pairs"]["auto"] <= 2  # max_auto_pairs: 2 (the tiny model answers blank lines: none made)
-    assert 0 <= dpo["reward_accuracy"] <= 1 and dpo["learning_rate"] == 0.005 and "reward_margin" in dpo
+    assert dpo["pairs"]["user"] == 6 and "feedback" not in dpo["pairs"]
+    assert 0 <= dpo["pairs"].get("auto", 0) <= 2  # max_auto_pairs: 2 (the tiny model answers blank lines: none made)
+    # Every pair not held out trains (no cap), once, in one run at the configured rate, with the SFT term.
+    held_out = dpo["eval_pairs"]
+    assert dpo["train_pairs"] + held_out == sum(dpo["pairs"].values()) and dpo["pairs_seen"] == dpo["train_pairs"]
+    assert dpo["learning_rate"] == 0.005 and dpo["loss_type"] == ["sigmoid", "sft"] and "sweep" not in dpo
+    # Held-out figures before (the SFT start: reward 0 by construction) and after; the fixture holds out dpo.eval_pairs (2).
+    assert dpo["before"]["n"] == dpo["after"]["n"] == held_out == 2 and not dpo["held_out_too_few"]  # eval_pairs: 2
+    assert dpo["before"]["reward_margin"] == 0 and dpo["before"]["reward_accuracy"] == 0
+    assert 0 <= dpo["after"]["reward_accuracy"] <= 1 and dpo["after"]["reward_margin"] != 0
+    assert 0 <= dpo["before"]["preference_accuracy"] <= 1 and dpo["after"]["logp_margin"] is not None
     assert set(record["evaluation"]) >= {"n", "base", "tuned"} and record["evaluation"]["tuned"]["eval_loss"] > 0
     assert record["inputs"]["conversations"] and record["versions"]["trl"]
     assert (b / "logs").is_dir() and any((b / "logs").iterdir())
@@ -68,7 +76,8 @@ def test_changed_document_reindexes_without_preparing_the_base_again(built_copy)
 def test_force_reruns_the_stage_and_what_follows(built_copy):
     summary = build(built_copy, load_config(built_copy), force=("calibrate",), quiet=True)
     s = statuses(summary)
-    assert s["calibrate"] == "ran" and s["sft"] == "cached" and s["evaluate"] == "cached"
+    assert s["calibrate"] == "ran" and s["sft"] == "cached" and s["dpo"] == "cached"
+    assert s["evaluate"] == "ran"  # the variant to serve is measured as served, with the new decline threshold
 
 
 class Interrupt(Exception):
@@ -246,10 +255,18 @@ def test_auto_pairs_reject_answers_that_disagree_with_the_reference(monkeypatch,
     ]  # fmt: skip
     answers = {"Q0?": "We open at nine on Saturday.", "Q1?": "It is free of charge, no cost.", "Q2?": "   "}
     monkeypatch.setattr(dpo_module, "load_model", lambda *a, **k: None)
-    monkeypatch.setattr(dpo_module, "load_tokenizer", lambda *a, **k: None)
-    monkeypatch.setattr(dpo_module, "generate", lambda model, tok, prompts, *a, **k: [answers[p[-1]["content"]] for p in prompts])
+    monkeypatch.setattr(dpo_module, "load_tokenizer", lambda *a, **k: lambda text, **kw: {"input_ids": text.split() * 50})
+    lengths = []
+
+    def fake_generate(model, tok, prompts, max_new_tokens, *a, **k):
+        lengths.append(max_new_tokens)
+        return [answers[p[-1]["content"]] for p in prompts]
+
+    monkeypatch.setattr(dpo_module, "generate", fake_generate)
     cfg = config_from_dict({"builder": {"dpo": {"max_auto_pairs": 3}}}, tmp_path / "assistant.yaml")
     pairs = dpo_module.auto_pairs("base", "adapter", rows, cfg)
+    # Full length: room for the longest reference (6 words x 50 "tokens" here), never the old 64-token cut.
+    assert lengths == [6 * 50 + 16] and lengths[0] >= cfg.generation.max_new_tokens
     assert len(pairs) == 1  # the agreeing answer and the blank one make no pair
     pair = pairs[0]
     assert pair["source"] == "auto" and pair["chosen"][0]["content"] == "A consultation costs 60 euros."

@@ -25,7 +25,6 @@ builder:
     learning_rate: 0.001
   dpo:
     max_length: 256
-    lr_sweep: [1.0]
     max_pairs: 4
     max_auto_pairs: 2
     auto_pairs_f1_threshold: 1.0  # any answer short of the reference word for word becomes a pair
