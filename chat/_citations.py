@@ -232,3 +232,72 @@ def resolve_citations(text: str, hits: list, attributed: list[int] | None = None
     if numbers:
         return [citation(n, hits[n - 1], cited=True, attributed=n in added) for n in numbers]
     return [citation(n, hit, cited=False) for n, hit in enumerate(hits, start=1)]
+
+
+# --- verified or flagged --------------------------------------------------------------------
+
+NOT_FOUND_NOTE = "Not found in the documents as stated: check with the front desk."
+SUPPORTED_NOTE = "Checked: every statement is in the cited passages."
+# The figures a reader acts on: prices, clock times, phone numbers, then any other number.
+_FIGURE = re.compile(
+    r"\$\s?\d[\d,]*(?:\.\d+)?"                                    # $125, $1,200.50
+    r"|(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}"          # (555) 010-0199, 555-010-0199
+    r"|\b\d{3}[\s.-]\d{4}\b"                                      # 555-0199
+    r"|\b\d{1,2}(?::\d{2})?\s?(?:[ap]\.?m\.?)(?![a-z])"            # 9am, 5:30 pm
+    r"|\b\d[\d,]*(?:\.\d+)?\s?%?",                                 # 38, 2.5, 20%
+    re.I,
+)
+
+
+def figures(text: str) -> list[str]:
+    """The figures of an answer as written ("$15", "9am", "555-0199"), markers left out."""
+    found = []
+    for match in _FIGURE.finditer(_MARKER.sub(" ", text or "")):
+        figure = match.group(0).strip().rstrip(".,")
+        if figure and figure not in found:
+            found.append(figure)
+    return found
+
+
+def _digit_runs(text: str) -> set[str]:
+    return {d.lstrip("0") or "0" for d in _DIGITS.findall(text)}
+
+
+def unsupported_figures(text: str, passages: list[str]) -> list[str]:
+    """The answer's figures with a digit run that none of the passages holds: "$15" against a
+    fee list that says $125, a phone number no document gives. A figure split over passages
+    (the area code in one, the number in another) is not flagged; one invented digit run is."""
+    known = set()
+    for passage in passages:
+        known |= _digit_runs(passage)
+        known |= {_NUMBER_WORDS[w] for w in _WORD.findall(passage.lower()) if w in _NUMBER_WORDS}
+    return [f for f in figures(text) if not _digit_runs(f) <= known]
+
+
+def check_support(text: str, hits: list, embedder, cited: list[int] | None = None,
+                  threshold: float = SUPPORT_THRESHOLD) -> dict:
+    """Whether the passages an answer cites support what it says: the same test as `attribute`
+    (meaning and facts, per claim) and as evals' groundedness threshold.
+
+    `cited` are the [n] of `hits` the answer cites (all of them when it cites none: then the
+    question is whether anything it was given supports it). Returns
+    {"verified": True/False, or None for an answer that states nothing to check,
+     "unsupported_claims": [sentences no cited passage supports],
+     "unsupported_figures": [figures in no cited passage],
+     "supporting": [the [n] of cited passages that support at least one claim]}.
+    """
+    numbers = [n for n in (cited or range(1, len(hits) + 1)) if 1 <= n <= len(hits)]
+    chosen = [hits[n - 1] for n in numbers]
+    claim_list = claims(text)
+    bad_figures = unsupported_figures(text, [h.chunk.text for h in chosen])
+    if not claim_list:
+        return {"verified": None if not bad_figures else False, "unsupported_claims": [],
+                "unsupported_figures": bad_figures, "supporting": []}
+    matrix = support_matrix(claim_list, chosen, embedder, threshold) if chosen else np.zeros((len(claim_list), 0), bool)
+    covered = matrix.any(axis=1) if matrix.size else np.zeros(len(claim_list), bool)
+    return {
+        "verified": bool(covered.all()) and not bad_figures,
+        "unsupported_claims": [c for c, ok in zip(claim_list, covered) if not ok],
+        "unsupported_figures": bad_figures,
+        "supporting": [n for j, n in enumerate(numbers) if matrix.size and matrix[:, j].any()],
+    }

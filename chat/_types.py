@@ -39,6 +39,9 @@ class Citation:
     similarity: float | None = None
     cited: bool = True
     attributed: bool = False
+    # Whether this passage supports at least one claim of the answer (chat._citations.check_support);
+    # None when the answer was not checked (declined, or it states nothing to check).
+    supports: bool | None = None
 
 
 @dataclass
@@ -63,6 +66,14 @@ class Answer:
     evidence: dict = field(default_factory=dict)
     own_text: str | None = None
     attributed: list[int] | None = None  # the markers Tailor added, when the model wrote none
+    # Verified or flagged (chat._citations.check_support): True when the cited passages support
+    # every claim and figure, False when something is in none of them, None when not checked
+    # (an escalation, a decline, a variant without documents, or an answer with no claim).
+    verified: bool | None = None
+    note: str = ""  # one sentence a reader sees beside the answer: checked, or not found as stated
+    unsupported_claims: list[str] = field(default_factory=list)
+    unsupported_figures: list[str] = field(default_factory=list)
+    disclaimer: str = ""  # the disclaimer appended to `text`; not part of what was said, nor of the history
 
     def to_dict(self) -> dict:
         """JSON-safe: what `tailor ask --json` prints and what the app and evals store."""
