@@ -6,6 +6,7 @@ here, in `main()`, and nowhere else.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -143,6 +144,23 @@ def search(
 _VARIANT_HELP = "base | base+rag | tuned | tuned+rag; default tuned+rag when built, else base+rag."
 
 
+def _quiet(verbose: bool) -> None:
+    """Unless --verbose, keep model loading off the terminal: no "Loading weights" bars, no
+    library warnings, only the answer and its sources."""
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+        return
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:  # the openai backend needs no transformers model
+        pass
+
+
 def _echo(text: str) -> None:
     typer.echo(text, nl=False)
     sys.stdout.flush()
@@ -154,25 +172,29 @@ def ask(
     question: str = typer.Argument(..., help="The question, in quotes."),
     variant: Optional[str] = typer.Option(None, "--variant", help=_VARIANT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the full result (answer, sources, timings, ...) as JSON."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show model loading and notes on the prompt (what was left out)."),
 ) -> None:
-    """Answer one question, streamed, with its sources."""
+    """Answer one question, streamed, with its sources and whether they support it."""
     from chat import Assistant
     from chat._terminal import ask as ask_once
 
+    _quiet(verbose)
     # Assistant.load reads assistant.yaml itself: FOLDER may also be the build/ folder.
-    ask_once(Assistant.load(folder), question, variant, as_json, _echo)
+    ask_once(Assistant.load(folder), question, variant, as_json, _echo, verbose)
 
 
 @cli.command()
 def chat(
     folder: Path = typer.Argument(..., help="The assistant folder (or its build/ folder)."),
     variant: Optional[str] = typer.Option(None, "--variant", help=_VARIANT_HELP),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show model loading and notes on the prompt (what was left out)."),
 ) -> None:
     """Chat in the terminal: /sources, /reset, /variant NAME, /quit."""
     from chat import Assistant
     from chat._terminal import chat_loop
 
-    chat_loop(Assistant.load(folder), variant, input, _echo)
+    _quiet(verbose)
+    chat_loop(Assistant.load(folder), variant, input, _echo, verbose)
 
 # --- builder commands: build, export ----------------------------------------------------
 # (owned by the builder package work)
