@@ -99,6 +99,8 @@ def citation(n: int, hit, cited: bool, attributed: bool = False) -> Citation:
         similarity=float(hit.similarity),
         cited=cited,
         attributed=attributed,
+        title=(getattr(chunk, "title", "") or "").strip().lstrip("#").strip(),
+        section=((getattr(chunk, "headings", None) or [""])[-1] or "").strip().lstrip("#").strip(),
     )
 
 

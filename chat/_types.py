@@ -42,6 +42,8 @@ class Citation:
     # Whether this passage supports at least one claim of the answer (chat._citations.check_support);
     # None when the answer was not checked (declined, or it states nothing to check).
     supports: bool | None = None
+    title: str = ""  # the document's title, for people (the file name is `source`)
+    section: str = ""  # the heading the passage sits under, if any
 
 
 @dataclass
