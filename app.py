@@ -1127,9 +1127,17 @@ p.tailor-ok { font-size: 0.85em; margin-top: 0.5em; }
 .tailor-passage { background: #f9fafb; padding: 0.4em 0.7em; margin: 0.4em 0; border-radius: 4px; }
 .tailor-tech summary { color: #4b5563; font-size: 0.85em; cursor: pointer; }
 #sources, #sources * { font-family: inherit; overflow-wrap: anywhere; }
+.tailor-table { border-collapse: collapse; width: 100%; font-size: 0.9em; }
+.tailor-table caption { text-align: left; font-weight: 600; padding: 0.3em 0; }
+.tailor-table th, .tailor-table td { border: 1px solid #d1d5db; padding: 4px 6px; text-align: left; vertical-align: top; }
+.tailor-question { border-top: 1px solid #e5e7eb; padding: 0.3em 0; }
+.tailor-question summary { cursor: pointer; }
 table th, table td { word-break: normal; overflow-wrap: anywhere; hyphens: none; }
 @media (max-width: 480px) {
   .gradio-container { padding: 0 6px !important; }
+  table { width: 100% !important; min-width: 0 !important; table-layout: auto !important; }
+  table th, table td, table th > div, table td > div { min-width: 0 !important; max-width: none !important; width: auto !important;
+                                                      padding: 3px !important; }
   .row, .form { flex-wrap: wrap !important; }
   .row > *, .form > * { min-width: 100% !important; }
   table { font-size: 0.8em; }
@@ -1353,8 +1361,9 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
     def eval_view(report_dir, chart=None):
         """(verdict, status, metrics, chart, per question, download) of a report folder."""
         head, status, table, headers, questions, q_headers, html_path = report_view(report_dir)
-        return (head, status, gr.Dataframe(value=table, headers=headers), chart,
-                gr.Dataframe(value=questions, headers=q_headers),
+        return (head, status, gr.HTML(value=table_html(table, headers, "Metrics (95% bootstrap interval)"), visible=bool(table)),
+                gr.Image(value=chart, visible=chart is not None),
+                gr.HTML(value=questions_html(questions, q_headers), visible=bool(questions)),
                 gr.DownloadButton(value=html_path, visible=html_path is not None))
 
     def latest_eval():
@@ -1491,8 +1500,11 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
         """The comparison a manager cares about: the served tuned model against the base model,
         both reading the documents; else the first two variants."""
         choices = variant_choices()
-        pair = [v for v in ("tuned+rag", "base+rag") if v in choices]
-        return pair if len(pair) == 2 else choices[:2]
+        for pair in (["tuned+rag", "base+rag"], ["base+rag", "base"]):
+            if all(v in choices for v in pair):
+                return pair
+        models = [v for v in choices if v != "extract"]
+        return models[:2] if len(models) >= 2 else choices[:2]
 
     def refresh_choices():
         choices = variant_choices()
@@ -1607,9 +1619,9 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
                 eval_go = gr.Button("Run eval", variant="primary", elem_id="eval-run")
                 eval_status = gr.Markdown("", elem_id="eval-status")
                 download = gr.DownloadButton("Download the report (HTML)", visible=False, elem_id="eval-download")
-                metrics = gr.Dataframe(label="Metrics (95% bootstrap interval)", interactive=False, wrap=True, elem_id="eval-metrics")
-                chart = gr.Image(label="Chart", type="pil", interactive=False, elem_id="eval-chart")
-                per_question = gr.Dataframe(label="Per question ([score] answer)", interactive=False, wrap=True, elem_id="eval-questions")
+                metrics = gr.HTML("", visible=False, elem_id="eval-metrics")
+                chart = gr.Image(label="Chart", type="pil", interactive=False, visible=False, elem_id="eval-chart")
+                per_question = gr.HTML("", visible=False, elem_id="eval-questions")
                 eval_go.click(run_eval_ui, [suite, eval_variants, limit], [eval_verdict, eval_status, metrics, chart, per_question, download],
                               concurrency_limit=1, concurrency_id="heavy", api_visibility="undocumented").then(
                     estimate, [suite, eval_variants, limit], eval_estimate_md, api_visibility="undocumented")
@@ -1822,6 +1834,23 @@ def report_view(report_dir: Path | None):
     return ("\n".join(lines[:1 + len(regressions(summary))]), "\n".join(lines[1 + len(regressions(summary)):]),
             table, ["metric (95% interval)", *variants], list(by_question.values()), ["question", "reference", *variants],
             str(html_path) if html_path.is_file() else None)
+
+
+def table_html(rows: list[list], headers: list[str], caption: str) -> str:
+    """A plain HTML table that wraps to the screen (a phone included), unlike a data grid."""
+    head = "".join(f"<th scope='col'>{_esc(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table class='tailor-table'><caption>{_esc(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def questions_html(rows: list[list], headers: list[str]) -> str:
+    """Every question with each variant's "[score] answer", one block per question."""
+    blocks = []
+    for row in rows:
+        answers = "".join(f"<li><strong>{_esc(v)}</strong>: {_esc(a)}</li>" for v, a in zip(headers[2:], row[2:]))
+        blocks.append(f"<details class='tailor-question'><summary>{_esc(row[0])}</summary>"
+                      f"<p>Reference: {_esc(row[1])}</p><ul>{answers}</ul></details>")
+    return f"<p><strong>Per question</strong> ([score] answer; select one to see the answers)</p>{''.join(blocks)}"
 
 
 def build_estimate(folder: Path) -> str:

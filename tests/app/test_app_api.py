@@ -105,6 +105,9 @@ def test_eval_tab_shows_the_latest_report_with_its_verdict(real_server):
     assert headers == ["metric (95% interval)", "extract", "base", "base+rag"]
     assert any(r[0] == "declining recall (decline_recall)" for r in table)
     assert len(rows) == 2 and all(cell.startswith("[") for r in rows for cell in r[2:])  # "[score] answer" per variant
+    from app import questions_html, table_html
+
+    assert "<th scope='col'>base+rag</th>" in table_html(table, headers, "Metrics") and questions_html(rows, q_headers).count("<details") == 2
     assert html == str(report.dir / "report.html")
     estimate = eval_estimate(folder, "all", ["base", "base+rag"], 20, live.cfg.evals.test_share)
     assert "x 2 variants: about" in estimate and "from the last eval on this machine" in estimate
