@@ -1318,10 +1318,13 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
     def leaderboard_rows(by: str):
         rows = leaderboard(read_jsonl(votes_path), by="build" if by.startswith("variant @") else "variant",
                            min_games=MIN_GAMES_FOR_INTERVAL)
-        return [[r["rank"], r["name"], r["rating"],
-                 f"{r['ci_low']:.0f} – {r['ci_high']:.0f}" if r["ci_low"] is not None
-                 else f"after {MIN_GAMES_FOR_INTERVAL} games ({r['games']} so far)",
-                 r["games"], r["win_rate"]] for r in rows]
+        if not rows:
+            return "<p>No games yet: the leaderboard starts with the first vote.</p>"
+        return table_html([[r["rank"], r["name"], r["rating"],
+                            f"{r['ci_low']:.0f} – {r['ci_high']:.0f}" if r["ci_low"] is not None
+                            else f"after {MIN_GAMES_FOR_INTERVAL} games ({r['games']} so far)",
+                            r["games"], r["win_rate"]] for r in rows],
+                          ["rank", "name", "rating", "95% interval", "games", "win rate"], "Leaderboard (Bradley-Terry rating)")
 
     # ---- API endpoints (stable names for gradio_client) ----
     def api_ask(question: str, variant: str):
@@ -1586,8 +1589,7 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
                 gr.Markdown("### Tally and leaderboard")
                 tally = gr.Markdown(tally_markdown(), elem_id="arena-tally")
                 rank_by = gr.Radio(["variant", "variant @ build"], value="variant", label="Rank")
-                board = gr.Dataframe(headers=["rank", "name", "rating", "95% interval", "games", "win rate"], value=[],
-                                     interactive=False, wrap=True, elem_id="leaderboard")
+                board = gr.HTML("", elem_id="leaderboard")
                 refresh_board = gr.Button("Refresh", elem_id="leaderboard-refresh")
                 arena_io = dict(inputs=[arena_q, arena_variants, anonymous],
                                 outputs=[*cols, *heads, *bodies, arena_state, arena_status, *vote_buttons],
