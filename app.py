@@ -973,12 +973,14 @@ def _where(c) -> str:
     return " · ".join(parts)
 
 
-def _support_label(c) -> str:
+def _support_label(c, partly: bool = False) -> str:
+    """'supports the answer' only for a passage that supports it (`partly`: the answer is flagged,
+    so the passage supports some of its claims, not all)."""
     labels = []
     if c.attributed:
         labels.append('<span class="tailor-added">[n] added by Tailor</span>')
     if c.supports is True:
-        labels.append('<span class="tailor-ok">supports the answer</span>')
+        labels.append(f'<span class="tailor-ok">supports {"part of " if partly else ""}the answer</span>')
     elif c.supports is False:
         labels.append('<span class="tailor-bad">does not support the answer</span>')
     return " ".join(labels)
@@ -1003,7 +1005,7 @@ def sources_html(answer) -> str:
         passage = "".join(f"<p>{_esc(p)}</p>" for p in plain_text(c.text).split("\n\n") if p.strip())
         items.append(
             f'<details class="tailor-source" id="source-{c.n}"><summary><strong>[{c.n}] {_esc(_where(c))}</strong> '
-            f"{_support_label(c)}<br><span class=\"tailor-snippet\">{_esc(clean_snippet(c.text))}</span></summary>"
+            f"{_support_label(c, answer.verified is False)}<br><span class=\"tailor-snippet\">{_esc(clean_snippet(c.text))}</span></summary>"
             f'<div class="tailor-passage">{passage}</div>'
             f'<details class="tailor-tech"><summary>details</summary><small>{details}</small></details></details>'
         )

@@ -24,7 +24,8 @@ def format_sources(answer: Answer) -> str:
     for c in answer.sources:
         page = f", page {c.page}" if c.page else ""
         how = "; marker added by Tailor" if c.attributed else ""
-        how += {True: "; this passage supports the answer", False: "; this passage does not support the answer"}.get(c.supports, "")
+        part = "part of " if answer.verified is False else ""  # a flagged answer: no passage supports all of it
+        how += {True: f"; this passage supports {part}the answer", False: "; this passage does not support the answer"}.get(c.supports, "")
         lines.append(f"[{c.n}] {c.source}{page}  (score {c.score:.3f}, similarity {c.similarity:.2f}{how})\n    {c.snippet}")
     return "\n".join(lines)
 
