@@ -173,6 +173,14 @@ def claims(text: str) -> list[str]:
 
 # --- attribution ----------------------------------------------------------------------------
 
+_NEGATION = re.compile(r"\b(?:not|no|never|none|cannot|can't|don't|doesn't|didn't|won't|isn't|aren't|wasn't|weren't|"
+                       r"without|neither|nor)\b|n't\b", re.I)
+
+
+def _negated(text: str) -> bool:
+    return bool(_NEGATION.search(text))
+
+
 def passage_units(text: str) -> list[str]:
     """A passage's sentences, and the clauses of those that have several ("You can pay by card
     at the desk, or online at ..."): an answer often restates one clause of a long sentence."""
@@ -196,12 +204,16 @@ def support_matrix(claim_list: list[str], hits: list, embedder, threshold: float
     sims = vectors[: len(claim_list)] @ vectors[len(claim_list):].T  # claims x units
     owner = np.array([n for n, _ in units])
     facts = [_passage_facts(hit.chunk.text) for hit in hits]
+    negated = np.array([_negated(u) for _, u in units])
     for j in range(len(hits)):
-        if not (owner == j).any():
+        mine = owner == j
+        if not mine.any():
             continue
-        close = sims[:, owner == j].max(axis=1) >= threshold
         for i, claim in enumerate(claim_list):
-            supported[i, j] = bool(close[i]) and states_nothing_new(claim, facts[j])
+            # A close unit that says the same thing: same polarity ("we do not give flu shots"
+            # is close to "we give flu shots" in meaning-space, and says the opposite).
+            close = mine & (sims[i] >= threshold) & (negated == _negated(claim))
+            supported[i, j] = bool(close.any()) and states_nothing_new(claim, facts[j])
     return supported
 
 
@@ -269,11 +281,26 @@ def unsupported_figures(text: str, passages: list[str]) -> list[str]:
     """The answer's figures with a digit run that none of the passages holds: "$15" against a
     fee list that says $125, a phone number no document gives. A figure split over passages
     (the area code in one, the number in another) is not flagged; one invented digit run is."""
-    known = set()
+    known, prices = set(), set()
     for passage in passages:
         known |= _digit_runs(passage)
         known |= {_NUMBER_WORDS[w] for w in _WORD.findall(passage.lower()) if w in _NUMBER_WORDS}
-    return [f for f in figures(text) if not _digit_runs(f) <= known]
+        prices |= {_price(m) for m in _PRICE.findall(passage)}
+
+    def found(figure: str) -> bool:
+        if figure.startswith("$"):  # a price must be a price there: "$15" is not in "$125 ... 15 minutes"
+            return _price(figure) in prices
+        return _digit_runs(figure) <= known
+
+    return [f for f in figures(text) if not found(f)]
+
+
+_PRICE = re.compile(r"\$\s?\d[\d,]*(?:\.\d+)?")
+
+
+def _price(text: str) -> str:
+    value = text.replace("$", "").replace(",", "").strip()
+    return value[:-3] if value.endswith(".00") else value
 
 
 def check_support(text: str, hits: list, embedder, cited: list[int] | None = None,

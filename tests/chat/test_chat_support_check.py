@@ -63,3 +63,15 @@ def test_declines_are_not_checked_and_the_disclaimer_is_kept_apart(real_kb, tiny
     answer = assistant.answer("Where can I park?")
     assert answer.text.endswith("Not medical advice.") and answer.disclaimer == "Not medical advice."
     assert without_disclaimer(answer) == reply["text"]
+
+
+def test_a_price_must_be_a_price_in_the_passage_and_a_negation_is_not_support(real_kb, tiny_model_dir, monkeypatch):
+    """The clinic example's two wrong answers: "$15" against a fee list with $125 and a
+    "15 minutes", and "we do not give flu shots" against a passage that says we do."""
+    assert unsupported_figures("Self-pay price: $15. [2]", ["Standard visit (20 minutes) $125. Arrive 15 minutes early."]) == ["$15"]
+    assert unsupported_figures("A flu shot is $38.00.", ["Standard flu shot $38"]) == []
+    reply = {"text": "We do not give flu shots [1]."}
+    answer = scripted_assistant(real_kb, tiny_model_dir, monkeypatch, reply).answer("Do you give flu shots?")
+    assert answer.sources[0].source == "vaccines.md" and answer.verified is False
+    reply["text"] = "We give flu shots every autumn [1]."
+    assert scripted_assistant(real_kb, tiny_model_dir, monkeypatch, reply).answer("Do you give flu shots?").verified is True
