@@ -189,7 +189,8 @@ def tour(url: str, out: Path, questions: list[str], query: str, do_vote: bool = 
         page = open_app(browser, url)
         for q in questions:
             ask(page, q, 900)
-        open_source(page)
+        if page.locator("#sources details.tailor-source").count():
+            open_source(page)
         shots.append(shoot(page, out / "chat.png"))
         compare(page, questions[-1], 900)
         if do_vote:
