@@ -1701,13 +1701,13 @@ def _arena_head(state: dict, i: int) -> str:
 
 
 def _sources_line(answer) -> str:
-    """Under a side-by-side answer: verified or flagged, and the documents it cites by title."""
+    """Under a side-by-side answer: the documents it cites, by title."""
     line = ""
     if answer.sources:
         cited = "; ".join(f"[{c.n}] {_where(c)}" + (" (added by Tailor)" if c.attributed else "") for c in answer.sources)
         label = "Sources" if answer.sources[0].cited else "Given (the answer cites none)"
         line = f"\n\n<small>{label}: {_esc(cited)}</small>"
-    return verdict_html(answer) + line
+    return line  # the verified-or-flagged line is already in bubble_html
 
 
 def _snippet(text: str, n: int = 240) -> str:
