@@ -6,6 +6,7 @@ here, in `main()`, and nowhere else.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -143,6 +144,23 @@ def search(
 _VARIANT_HELP = "base | base+rag | tuned | tuned+rag; default tuned+rag when built, else base+rag."
 
 
+def _quiet(verbose: bool) -> None:
+    """Unless --verbose, keep model loading off the terminal: no "Loading weights" bars, no
+    library warnings, only the answer and its sources."""
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+        return
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:  # the openai backend needs no transformers model
+        pass
+
+
 def _echo(text: str) -> None:
     typer.echo(text, nl=False)
     sys.stdout.flush()
@@ -154,29 +172,33 @@ def ask(
     question: str = typer.Argument(..., help="The question, in quotes."),
     variant: Optional[str] = typer.Option(None, "--variant", help=_VARIANT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the full result (answer, sources, timings, ...) as JSON."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show model loading and notes on the prompt (what was left out)."),
 ) -> None:
-    """Answer one question, streamed, with its sources."""
+    """Answer one question, streamed, with its sources and whether they support it."""
     from chat import Assistant
     from chat._terminal import ask as ask_once
 
+    _quiet(verbose)
     # Assistant.load reads assistant.yaml itself: FOLDER may also be the build/ folder.
     assistant = Assistant.load(folder)
     _serving_note(assistant, variant)
-    ask_once(assistant, question, variant, as_json, _echo)
+    ask_once(assistant, question, variant, as_json, _echo, verbose)
 
 
 @cli.command()
 def chat(
     folder: Path = typer.Argument(..., help="The assistant folder (or its build/ folder)."),
     variant: Optional[str] = typer.Option(None, "--variant", help=_VARIANT_HELP),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show model loading and notes on the prompt (what was left out)."),
 ) -> None:
     """Chat in the terminal: /sources, /reset, /variant NAME, /quit."""
     from chat import Assistant
     from chat._terminal import chat_loop
 
+    _quiet(verbose)
     assistant = Assistant.load(folder)
     _serving_note(assistant, variant)
-    chat_loop(assistant, variant, input, _echo)
+    chat_loop(assistant, variant, input, _echo, verbose)
 
 
 def _serving_note(assistant, variant: Optional[str]) -> None:
@@ -388,8 +410,20 @@ def launch(demo, host: str = "127.0.0.1", port: int = 7860, auth=None, share: bo
         ssr_mode=False,
         quiet=prevent_thread_lock,
         css=_APP_CSS,
+        theme=_theme(),
     )
     return demo
+
+
+def _theme():
+    """Gradio's default theme with AA-contrast primary buttons (white on blue-700, not on orange)."""
+    import gradio as gr
+
+    return gr.themes.Default(primary_hue=gr.themes.colors.blue).set(
+        button_primary_background_fill="#1d4ed8", button_primary_background_fill_hover="#1e40af",
+        button_primary_text_color="#ffffff", button_primary_border_color="#1d4ed8",
+        checkbox_background_color_selected="#1d4ed8", loader_color="#1d4ed8",
+    )
 
 
 # ---- votes: storage, redaction, leaderboard (pure functions, no Gradio) ----
@@ -554,6 +588,67 @@ def record_vote(
     return vote, pairs
 
 
+def _rewrite_without(path: Path, vote_id: str, key: str) -> int:
+    """Drop the rows of one vote from a feedback file, atomically and under the append lock
+    (a reader sees the old file or the new one). Returns how many rows were dropped."""
+    if not path.exists():
+        return 0
+    with _APPEND_LOCK, open(path, "ab") as lock_fh:
+        if fcntl is not None:
+            fcntl.flock(lock_fh.fileno(), fcntl.LOCK_EX)
+        try:
+            lines = path.read_bytes().decode("utf-8").splitlines(keepends=True)
+            kept = []
+            for line in lines:
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    row = None
+                if isinstance(row, dict) and row.get(key) == vote_id:
+                    continue
+                kept.append(line)
+            dropped = len(lines) - len(kept)
+            if dropped:
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+                with os.fdopen(fd, "wb") as out:
+                    out.write("".join(kept).encode("utf-8"))
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, path)
+            return dropped
+        finally:
+            if fcntl is not None:
+                fcntl.flock(lock_fh.fileno(), fcntl.LOCK_UN)
+
+
+def undo_vote(folder: Path, vote_id: str) -> tuple[int, int]:
+    """Take one vote back: its row in votes.jsonl and its pairs in preferences.jsonl are removed,
+    so the next build does not train on it. Returns (votes removed, pairs removed)."""
+    if not vote_id:
+        raise InputError("no vote to undo on this page")
+    votes_path, prefs_path = feedback_paths(folder)
+    pairs = _rewrite_without(prefs_path, vote_id, "vote_id")
+    votes = _rewrite_without(votes_path, vote_id, "id")
+    if not votes and not pairs:
+        raise InputError("that vote is no longer in feedback/ (already undone, or the files were replaced)")
+    return votes, pairs
+
+
+def vote_preview(question: str, variants: list[str], answers: list[str], winner: str, corrected: str = "") -> str:
+    """What a vote will save, in words, before it is saved: the preference pairs it teaches."""
+    pairs = preference_pairs({"prompt": question, "variants": variants, "answers": answers, "winner": winner,
+                              "corrected": corrected.strip() or None, "time": "", "id": ""})
+    if not pairs:
+        return "This saves the vote for the leaderboard only: no training pair (no winner and no corrected answer)."
+    def short(text: str) -> str:
+        flat = " ".join(text.split())
+        return flat if len(flat) <= 90 else flat[:89] + "…"
+    lines = [f"This saves {len(pairs)} training pair(s) for the next build, each preferring the first answer:"]
+    lines += [f"- prefer “{short(p['chosen'])}” ({p['chosen_variant']}) over “{short(p['rejected'])}” ({p['rejected_variant']})"
+              for p in pairs]
+    return "\n".join(lines)
+
+
 def _entity(vote: dict, variant: str, by: str) -> str:
     return f"{variant} @ {vote.get('build_id') or 'unbuilt'}" if by == "build" else variant
 
@@ -601,9 +696,11 @@ def fit_bradley_terry(games: list[tuple[str, str, float]], names: list[str], ite
     return 1000.0 + 400.0 * np.log10(p)
 
 
-def leaderboard(votes: list[dict], by: str = "variant", samples: int = 200, seed: int = 0) -> list[dict]:
+def leaderboard(votes: list[dict], by: str = "variant", samples: int = 200, seed: int = 0,
+                min_games: int = 0) -> list[dict]:
     """Variants (by="variant") or variant-and-build pairs (by="build") ranked by Bradley-Terry
-    rating with a 95% bootstrap interval over votes, as Chatbot Arena reports them."""
+    rating with a 95% bootstrap interval over votes, as Chatbot Arena reports them; the interval
+    is None for a name with fewer than `min_games` games."""
     import numpy as np
 
     games = vote_outcomes(votes, by)
@@ -631,12 +728,14 @@ def leaderboard(votes: list[dict], by: str = "variant", samples: int = 200, seed
     for i, name in enumerate(names):
         col = boot[:, i][~np.isnan(boot[:, i])]
         lo, hi = (np.percentile(col, [2.5, 97.5]) if len(col) else (ratings[i], ratings[i]))
+        if played[name] < min_games:  # a handful of games gives a point, not an interval
+            lo, hi = None, None
         rows.append(
             {
                 "name": name,
                 "rating": round(float(ratings[i]), 1),
-                "ci_low": round(float(lo), 1),
-                "ci_high": round(float(hi), 1),
+                "ci_low": None if lo is None else round(float(lo), 1),
+                "ci_high": None if hi is None else round(float(hi), 1),
                 "games": played[name],
                 "win_rate": round(won[name] / played[name], 3) if played[name] else 0.0,
             }
@@ -807,15 +906,147 @@ def _is_answer(event) -> bool:
     return hasattr(event, "sources")
 
 
-def source_rows(answer) -> list[list]:
-    return [[c.n, c.source, c.page if c.page is not None else "", round(float(c.score), 3), c.snippet] for c in answer.sources]
+# ---- answers for people: verified or flagged, sources with titles, urgent and not-found states ----
+
+NOT_IN_DOCUMENTS = "Not in the documents"
+MIN_GAMES_FOR_INTERVAL = 20  # per variant; fewer and the bootstrap interval is a point or a guess
+_MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_MD_NOISE = re.compile(r"(^|\s)#{1,6}\s+|\*\*|__|`+|^\s*[-*+]\s+|^\s*>\s?|^\s*\|?\s*:?-{3,}.*$", re.M)
+
+
+def plain_text(markdown: str) -> str:
+    """A passage as a person reads it: no '##', '**', backticks, table rules or link targets;
+    table pipes become separators. Line breaks between paragraphs are kept."""
+    text = _MD_LINK.sub(r"\1", markdown or "")
+    text = _MD_NOISE.sub(lambda m: m.group(1) or "", text)
+    text = re.sub(r"\s*\|\s*", " · ", text)
+    text = re.sub(r"(^|\n)\s*·\s*|\s*·\s*(?=\n|$)", r"\1", text)
+    return re.sub(r"[ \t]+", " ", re.sub(r"\n{3,}", "\n\n", text)).strip()
+
+
+def clean_snippet(text: str, n: int = 220) -> str:
+    flat = " ".join(plain_text(text).split())
+    return flat if len(flat) <= n else flat[: n - 1].rsplit(" ", 1)[0] + " …"
+
+
+def _esc(text) -> str:
+    import html
+
+    return html.escape(str(text), quote=True)
+
+
+def _said(answer) -> str:
+    """The answer without the disclaimer (shown once per conversation, never sent back as history)."""
+    from chat._terminal import without_disclaimer
+
+    return without_disclaimer(answer)
+
+
+def _tidy_decline(text: str) -> str:
+    """The decline message with its suggested topics as a list, each starting with a capital."""
+    message, sep, topics = text.partition(" I can help with questions about: ")
+    if not sep:
+        return _esc(text)
+    items = [t.strip().rstrip(".") for t in topics.split(";") if t.strip()]
+    items = [t[:1].upper() + t[1:] for t in items]
+    return (f"{_esc(message)}<br>You can ask about:<ul>" + "".join(f"<li>{_esc(t)}</li>" for t in items) + "</ul>")
+
+
+def verdict_html(answer) -> str:
+    """The verified-or-flagged line under an answer; '' when nothing was checked."""
+    if getattr(answer, "verified", None) is False:
+        return f'<p class="tailor-flag" role="status">⚠ {_esc(answer.note)}</p>'
+    if getattr(answer, "verified", None) is True:
+        return f'<p class="tailor-ok">✓ {_esc(answer.note)}</p>'
+    return ""
+
+
+def _link_markers(html_text: str, numbers) -> str:
+    """[n] in an answer becomes a link to its source below (#source-n)."""
+    known = set(numbers)
+    return re.sub(r"\[(\d+)\]", lambda m: f'<a href="#source-{m.group(1)}">[{m.group(1)}]</a>' if int(m.group(1)) in known
+                  else m.group(0), html_text)
+
+
+def bubble_html(answer) -> str:
+    """An answer as the chat shows it: urgent for an escalation, a 'not in the documents' state
+    for a decline, else the text with linked [n] and the verified-or-flagged line."""
+    said = _said(answer)
+    if getattr(answer, "escalation", None):
+        return f'<div class="tailor-urgent" role="alert"><strong>Urgent</strong><br>{_esc(said)}</div>'
+    if answer.declined:
+        return f'<div class="tailor-notfound"><strong>{NOT_IN_DOCUMENTS}.</strong> {_tidy_decline(said)}</div>'
+    body = _link_markers(_esc(said).replace("\n", "<br>"), [c.n for c in answer.sources if c.cited])
+    return body + verdict_html(answer)
+
+
+def _where(c) -> str:
+    parts = [getattr(c, "title", "") or c.source]
+    if getattr(c, "section", "") and c.section != parts[0]:
+        parts.append(c.section)
+    if c.page:
+        parts.append(f"page {c.page}")
+    return " · ".join(parts)
+
+
+def _support_label(c, partly: bool = False) -> str:
+    """'supports the answer' only for a passage that supports it (`partly`: the answer is flagged,
+    so the passage supports some of its claims, not all)."""
+    labels = []
+    if c.attributed:
+        labels.append('<span class="tailor-added">[n] added by Tailor</span>')
+    if c.supports is True:
+        labels.append(f'<span class="tailor-ok">supports {"part of " if partly else ""}the answer</span>')
+    elif c.supports is False:
+        labels.append('<span class="tailor-bad">does not support the answer</span>')
+    return " ".join(labels)
+
+
+def sources_html(answer) -> str:
+    """The sources panel: title, section and page, a clean snippet, the whole passage on click,
+    and the scores and chunk ids behind a 'details' toggle."""
+    if getattr(answer, "escalation", None):
+        return "<p>Urgent message: answered by the escalation rule, without the documents.</p>"
+    if answer.declined:
+        return (f'<p class="tailor-notfound"><strong>{NOT_IN_DOCUMENTS}.</strong> Nothing in them is close enough to '
+                "this question to answer it from; no source is cited.</p>")
+    if not answer.sources:
+        return "<p>This variant answers without the documents: nothing to cite.</p>"
+    cited = answer.sources[0].cited
+    head = "Sources the answer cites" if cited else "Passages it was given (the answer cites none of them)"
+    items = []
+    for c in answer.sources:
+        details = (f"file {_esc(c.source)} · chunk {_esc(c.chunk_id)} · rank score {c.score:.3f}"
+                   + (f" · similarity {c.similarity:.2f}" if c.similarity is not None else ""))
+        passage = "".join(f"<p>{_esc(p)}</p>" for p in plain_text(c.text).split("\n\n") if p.strip())
+        items.append(
+            f'<details class="tailor-source" id="source-{c.n}"><summary><strong>[{c.n}] {_esc(_where(c))}</strong> '
+            f"{_support_label(c, answer.verified is False)}<br><span class=\"tailor-snippet\">{_esc(clean_snippet(c.text))}</span></summary>"
+            f'<div class="tailor-passage">{passage}</div>'
+            f'<details class="tailor-tech"><summary>details</summary><small>{details}</small></details></details>'
+        )
+    return f"<p><strong>{head}</strong> (select one to read the whole passage)</p>" + "".join(items)
 
 
 def sources_json(answer) -> list[dict]:
     return [
-        {"n": c.n, "source": c.source, "page": c.page, "score": float(c.score), "snippet": c.snippet, "chunk_id": c.chunk_id}
+        {"n": c.n, "source": c.source, "title": getattr(c, "title", ""), "section": getattr(c, "section", ""),
+         "page": c.page, "score": float(c.score), "snippet": clean_snippet(c.text), "chunk_id": c.chunk_id,
+         "cited": c.cited, "attributed": c.attributed, "supports": c.supports}
         for c in answer.sources
     ]
+
+
+def answer_json(answer) -> dict:
+    """The /ask endpoint's final JSON: verified or flagged, in words too, and the sources."""
+    return {
+        "verified": answer.verified,
+        "note": answer.note,
+        "unsupported_figures": list(answer.unsupported_figures),
+        "declined": answer.declined,
+        "escalation": answer.escalation,
+        "sources": sources_json(answer),
+    }
 
 
 def answer_footer(answer) -> str:
@@ -893,9 +1124,44 @@ def _run_in_thread(fn):
     return thread, result
 
 
+# Colours meet WCAG AA (4.5:1 for text) on white: buttons and the active tab are blue-700 with
+# white text (6.7:1), placeholders gray-600 (7.6:1). At 390 px rows stack and tables wrap.
 _APP_CSS = """
-#sources-table { font-size: 0.9em; }
-.tailor-footer { color: var(--body-text-color-subdued); font-size: 0.85em; }
+.tailor-title { font-size: 1.6em; margin: 0.2em 0; }
+.tailor-footer { color: #4b5563; font-size: 0.85em; }
+textarea::placeholder, input::placeholder { color: #4b5563 !important; opacity: 1 !important; }
+button[role="tab"][aria-selected="true"] { color: #1d4ed8 !important; border-color: #1d4ed8 !important; }
+.tailor-urgent { background: #fef2f2; border: 2px solid #b91c1c; border-left-width: 6px; color: #7f1d1d;
+                 padding: 0.6em 0.8em; border-radius: 6px; }
+.tailor-urgent strong { color: #b91c1c; text-transform: uppercase; letter-spacing: 0.04em; }
+.tailor-notfound { background: #f3f4f6; border-left: 4px solid #4b5563; padding: 0.5em 0.8em; border-radius: 4px; color: #111827; }
+.tailor-notfound ul { margin: 0.3em 0 0 1.2em; }
+.tailor-flag { background: #fffbeb; border: 1px solid #b45309; color: #78350f; padding: 0.35em 0.6em; border-radius: 4px; margin-top: 0.5em; }
+.tailor-ok { color: #166534; }
+p.tailor-ok { font-size: 0.85em; margin-top: 0.5em; }
+.tailor-bad { color: #991b1b; }
+.tailor-added { color: #1e40af; }
+.tailor-source { border-top: 1px solid #e5e7eb; padding: 0.4em 0; }
+.tailor-source > summary { cursor: pointer; list-style-position: outside; }
+.tailor-snippet { color: #374151; font-size: 0.92em; }
+.tailor-passage { background: #f9fafb; padding: 0.4em 0.7em; margin: 0.4em 0; border-radius: 4px; }
+.tailor-tech summary { color: #4b5563; font-size: 0.85em; cursor: pointer; }
+#sources, #sources * { font-family: inherit; overflow-wrap: anywhere; }
+.tailor-table { border-collapse: collapse; width: 100%; font-size: 0.9em; }
+.tailor-table caption { text-align: left; font-weight: 600; padding: 0.3em 0; }
+.tailor-table th, .tailor-table td { border: 1px solid #d1d5db; padding: 4px 6px; text-align: left; vertical-align: top; }
+.tailor-question { border-top: 1px solid #e5e7eb; padding: 0.3em 0; }
+.tailor-question summary { cursor: pointer; }
+table th, table td { word-break: normal; overflow-wrap: anywhere; hyphens: none; }
+@media (max-width: 480px) {
+  .gradio-container { padding: 0 6px !important; }
+  table { width: 100% !important; min-width: 0 !important; table-layout: auto !important; }
+  table th, table td, table th > div, table td > div { min-width: 0 !important; max-width: none !important; width: auto !important;
+                                                      padding: 3px !important; }
+  .row, .form { flex-wrap: wrap !important; }
+  .row > *, .form > * { min-width: 100% !important; }
+  table { font-size: 0.8em; }
+}
 """
 
 
@@ -923,44 +1189,34 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
     def chat_submit(question, history, conversation, variant):
         question = (question or "").strip()
         if not question:
-            yield history, conversation, gr.skip(), gr.skip(), warn("Type a question first."), gr.skip()
+            yield history, conversation, gr.skip(), gr.skip(), warn("Type a question first.")
             return
         try:
             question = check_question(question)
             check_history(conversation)
             assistant = live.require()
         except TailorError as exc:
-            yield history, conversation, gr.skip(), gr.skip(), warn(str(exc)), gr.skip()
+            yield history, conversation, gr.skip(), gr.skip(), warn(str(exc))
             return
         history = list(history or []) + [{"role": "user", "content": question}, {"role": "assistant", "content": ""}]
-        yield history, conversation, "", [], "…", []
+        yield history, conversation, "", "<p>Answering…</p>", "…"
         text = ""
         try:
             for event in assistant.stream(question, history=list(conversation or []), variant=variant):
                 if _is_answer(event):
-                    history[-1]["content"] = event.text
+                    history[-1]["content"] = bubble_html(event)
                     conversation = list(conversation or []) + [
                         {"role": "user", "content": question},
-                        {"role": "assistant", "content": event.text},
+                        {"role": "assistant", "content": _said(event)},  # no disclaimer in the model's history
                     ]
-                    yield history, conversation, "", source_rows(event), answer_footer(event), [c.text for c in event.sources]
+                    yield history, conversation, "", sources_html(event), answer_footer(event)
                     return
                 text += event.text
-                history[-1]["content"] = text
-                yield history, conversation, "", gr.skip(), gr.skip(), gr.skip()
+                history[-1]["content"] = _esc(text).replace("\n", "<br>")
+                yield history, conversation, "", gr.skip(), gr.skip()
         except TailorError as exc:
-            history[-1]["content"] = f"Error: {exc}"
-            yield history, conversation, "", [], warn(str(exc)), []
-
-    def show_chunk(rows, texts, evt: gr.SelectData):
-        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-        if not texts or row is None or row >= len(texts):
-            return gr.skip()
-        n, source, page = rows.iloc[row, 0], rows.iloc[row, 1], rows.iloc[row, 2]
-        where = f"{source}" + (f", page {page}" if page not in ("", None) else "")
-        return f"**[{n}] {where}**\n\n{texts[row]}"
-
-    show_chunk.__annotations__["evt"] = gr.SelectData  # real class: this module's annotations are strings
+            history[-1]["content"] = f"Error: {_esc(exc)}"
+            yield history, conversation, "", "", warn(str(exc))
 
     # ---- Side by side ----
     def arena_ask(question, variants, anonymous):
@@ -997,8 +1253,8 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
                 texts[i] = f"Error: {event}"
                 finished += 1
             elif _is_answer(event):
-                texts[i] = event.text + _sources_line(event)
-                state["answers"][i] = event.text
+                texts[i] = bubble_html(event) + _sources_line(event)
+                state["answers"][i] = _said(event)
                 state["build_id"] = event.build_id
                 finished += 1
             else:
@@ -1009,57 +1265,101 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
         yield *outputs(status), *[gr.skip()] * 6
 
     def arena_vote(choice: str, corrected, state):
-        skip = [gr.skip()] * 4
+        """Step 1 of a vote: say exactly what it will save, and ask to confirm."""
+        keep = (gr.skip(), gr.skip())
         if not state or not state.get("question"):
-            return (*skip, warn("Ask a question first: there is nothing to vote on yet."), gr.skip(), gr.skip(), gr.skip())
+            return warn("Ask a question first: there is nothing to vote on yet."), *keep
         if not state.get("complete"):
-            return (*skip, warn("Wait until every answer is complete, then vote."), gr.skip(), gr.skip(), gr.skip())
+            return warn("Wait until every answer is complete, then vote."), *keep
         if state.get("voted"):
-            return (*skip, warn("This comparison already has your vote; ask another question."), gr.skip(), gr.skip(), gr.skip())
+            return warn("This comparison already has your vote; undo it, or ask another question."), *keep
         order = state["variants"]
         winner = choice if choice in ("tie", "both_bad") else order[ARENA_LABELS.index(choice)]
+        corrected = (corrected or "").strip()
         try:
-            vote, pairs = record_vote(folder, state["question"], order, state["answers"], winner, corrected or "",
+            if len(corrected) > MAX_ANSWER_CHARS:
+                raise InputError(f"the corrected answer is {len(corrected):,} characters; the limit is {MAX_ANSWER_CHARS:,}")
+        except TailorError as exc:
+            return warn(str(exc)), *keep
+        said = {"tie": "a tie", "both_bad": "all answers bad"}.get(winner, f"answer {choice} is better")
+        preview = vote_preview(state["question"], order, state["answers"], winner, corrected)
+        state = {**state, "pending": {"winner": winner, "corrected": corrected}}
+        return f"**You chose: {said}.** {preview}\n\nSave this vote?", state, gr.Row(visible=True)
+
+    def arena_confirm(state):
+        """Step 2: save the confirmed vote; names are revealed and the vote can be undone."""
+        skip4 = [gr.skip()] * 4
+        pending = (state or {}).get("pending")
+        if not pending:
+            return (*skip4, warn("Choose an answer first, then confirm."), gr.skip(), gr.skip(), gr.skip(), gr.Row(visible=False), gr.skip())
+        order = state["variants"]
+        try:
+            vote, pairs = record_vote(folder, state["question"], order, state["answers"], pending["winner"], pending["corrected"],
                                       state.get("build_id"), live.cfg.privacy.redact, state["anonymous"],
                                       known_variants=live.variants)
         except TailorError as exc:
-            return (*skip, warn(str(exc)), gr.skip(), gr.skip(), gr.skip())
-        state = {**state, "voted": True, "anonymous": False}
+            return (*skip4, warn(str(exc)), gr.skip(), gr.skip(), gr.skip(), gr.Row(visible=False), gr.skip())
+        state = {**state, "voted": True, "anonymous": False, "pending": None, "vote_id": vote["id"]}
         heads = [f"### {_arena_head(state, i)}" if i < len(order) else "" for i in range(4)]
+        winner = pending["winner"]
         result = {"tie": "a tie", "both_bad": "all bad"}.get(winner, f"**{winner}** better")
-        saved = f"{len(pairs)} preference pair(s) saved to feedback/preferences.jsonl" if pairs else "no preference pair (no winner, no corrected answer)"
-        gr.Info(f"Vote recorded: {result.replace('**', '')}.")
-        status = f"Vote recorded: {result} ({', '.join(order)}). {saved}."
-        return (*heads, status, state, tally_markdown(order), "")
+        saved = (f"{len(pairs)} training pair(s) saved to feedback/preferences.jsonl" if pairs
+                 else "no training pair (no winner, no corrected answer)")
+        gr.Info(f"Vote saved: {result.replace('**', '')}. You can undo it.")
+        status = f"Vote recorded: {result} ({', '.join(order)}). {saved}. Undo it with the button below."
+        return (*heads, status, state, tally_markdown(), "", gr.Row(visible=False), gr.Button(visible=True))
 
-    def tally_markdown(order=None) -> str:
-        tally = pair_tally(read_jsonl(votes_path))
+    def arena_cancel(state):
+        state = {**(state or {}), "pending": None}
+        return "Vote cancelled: nothing was saved.", state, gr.Row(visible=False)
+
+    def arena_undo(state):
+        vote_id = (state or {}).get("vote_id")
+        try:
+            votes, pairs = undo_vote(folder, vote_id)
+        except TailorError as exc:
+            return warn(str(exc)), gr.skip(), gr.skip(), gr.Button(visible=False)
+        state = {**state, "voted": False, "vote_id": None}
+        gr.Info("Vote undone.")
+        return (f"Vote undone: removed it and its {pairs} training pair(s) from feedback/. You can vote again.",
+                state, tally_markdown(), gr.Button(visible=False))
+
+    def tally_markdown() -> str:
+        """Head-to-head counts from feedback/votes.jsonl, the file the leaderboard reads: they always agree."""
+        votes = read_jsonl(votes_path)
+        tally = pair_tally(votes)
         if not tally:
             return "No votes yet."
-        lines = ["| pair | wins | ties |", "|---|---|---|"]
+        lines = [f"{len(votes)} vote(s) so far.", "", "| pair | wins | ties |", "|---|---|---|"]
         for (a, b), row in sorted(tally.items()):
-            if order and not (a in order and b in order):
-                continue
             lines.append(f"| {a} vs {b} | {row[a]} : {row[b]} | {row['tie']} |")
         return "\n".join(lines)
 
     def leaderboard_rows(by: str):
-        rows = leaderboard(read_jsonl(votes_path), by="build" if by.startswith("variant @") else "variant")
-        return [[r["rank"], r["name"], r["rating"], f"{r['ci_low']:.0f} – {r['ci_high']:.0f}", r["games"], r["win_rate"]] for r in rows]
+        rows = leaderboard(read_jsonl(votes_path), by="build" if by.startswith("variant @") else "variant",
+                           min_games=MIN_GAMES_FOR_INTERVAL)
+        if not rows:
+            return "<p>No games yet: the leaderboard starts with the first vote.</p>"
+        return table_html([[r["rank"], r["name"], r["rating"],
+                            f"{r['ci_low']:.0f} – {r['ci_high']:.0f}" if r["ci_low"] is not None
+                            else f"after {MIN_GAMES_FOR_INTERVAL} games ({r['games']} so far)",
+                            r["games"], r["win_rate"]] for r in rows],
+                          ["rank", "name", "rating", "95% interval", "games", "win rate"], "Leaderboard (Bradley-Terry rating)")
 
     # ---- API endpoints (stable names for gradio_client) ----
     def api_ask(question: str, variant: str):
-        """Stream one answer: (text so far, [] ) while generating, then (answer, sources)."""
+        """Stream one answer: (text so far, {}) while generating, then (answer, its JSON: verified or
+        flagged with a note, unsupported figures, declined, escalation and the sources)."""
         try:
             question = check_question(question)
             assistant = live.require()
             text = ""
             for event in assistant.stream(question, variant=variant or None):
                 if _is_answer(event):
-                    yield event.text, sources_json(event)
+                    yield event.text, answer_json(event)
                     return
                 text += event.text
-                yield text, []
+                yield text, {}
         except TailorError as exc:
             raise gr.Error(str(exc)) from None
 
@@ -1081,22 +1381,44 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
     def suite_choices() -> list[str]:
         return ["all"] + [p.name for p in sorted((folder / "evals").glob("*.jsonl"))]
 
+    def eval_view(report_dir, chart=None):
+        """(verdict, status, metrics, chart, per question, download) of a report folder."""
+        head, status, table, headers, questions, q_headers, html_path = report_view(report_dir)
+        return (head, status, gr.HTML(value=table_html(table, headers, "Metrics (95% bootstrap interval)"), visible=bool(table)),
+                gr.Image(value=chart, visible=chart is not None),
+                gr.HTML(value=questions_html(questions, q_headers), visible=bool(questions)),
+                gr.DownloadButton(value=html_path, visible=html_path is not None))
+
+    def latest_eval():
+        return eval_view(latest_report_dir(folder))
+
+    def estimate(suite, variants, limit):
+        return eval_estimate(folder, suite, list(variants or []), int(limit) if limit else None, live.cfg.evals.test_share)
+
     def run_eval_ui(suite, variants, limit, progress=gr.Progress(track_tqdm=True)):
+        skip5 = [gr.skip()] * 5
         if not variants:
-            return warn("Pick at least one variant."), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), warn("Pick at least one variant."), *skip5[1:], gr.skip()
         suites = [p for p in (folder / "evals").glob("*.jsonl")]
         if not suites:
-            return warn(f"No eval suites in {folder / 'evals'}: add a .jsonl suite first."), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), warn(f"No eval suites in {folder / 'evals'}: add a .jsonl suite first."), *skip5[1:], gr.skip()
         try:
-            from evals import run_eval
+            from evals import chart_images, run_eval
 
             progress(0, desc="Loading models")
             report = run_eval(folder, live.cfg, suite=None if suite == "all" else folder / "evals" / suite,
                               variants=list(variants), limit=int(limit) if limit else None, progress=True,
                               assistant=live.require())  # the served models: no second copy in memory
         except TailorError as exc:
-            return warn(str(exc)), gr.skip(), gr.skip(), gr.skip()
-        return _eval_outputs(report)
+            return gr.skip(), warn(str(exc)), *skip5[1:], gr.skip()
+        import base64
+        import io
+
+        from PIL import Image
+
+        images = chart_images(report)
+        chart = Image.open(io.BytesIO(base64.b64decode(images[0][1]))) if images else None
+        return eval_view(report.dir, chart)
 
     # ---- Build ----
     def docs_table():
@@ -1165,14 +1487,20 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
                 yield warn(f"{kind} failed: {msg}. The app keeps serving the previous build."), log, *[gr.skip()] * 3
                 return
             summary = _summary_text(result.get("value"))
+            before = live.build_id
             try:
                 live.reload(cfg)
             except TailorError as exc:
                 yield warn(f"{kind} finished, but the new build did not load: {exc}"), log, *[gr.skip()] * 3
                 return
             choices = variant_choices()
-            gr.Info(f"{kind} complete; now serving the new build.")
-            yield (f"{kind} complete in {time.monotonic() - started:.0f} s; now serving build {live.build_id or ''}. {summary}",
+            serving = (f"now serving build {live.build_id}" if live.build_id != before
+                       else f"still serving build {live.build_id} (the answers now search the updated index)" if kind == "index"
+                       else f"build {live.build_id} is unchanged (nothing needed rebuilding)")
+            gr.Info(f"{kind} complete; {serving}.")
+            if not capture.lines and summary:
+                log = summary
+            yield (f"{kind} complete in {time.monotonic() - started:.0f} s; {serving}. {summary}",
                    log, docs_table(), gr.Dropdown(choices=choices, value=default_variant()),
                    gr.CheckboxGroup(choices=choices, value=choices[:2]))
         finally:
@@ -1191,60 +1519,79 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
         rows = [[h.rank, h.source, h.page if h.page is not None else "", round(float(h.score), 3), _snippet(h.text)] for h in hits]
         return (f"{len(rows)} result(s) for “{query}”." if rows else f"Nothing found for “{query}”."), rows
 
+    def default_pair() -> list[str]:
+        """The comparison a manager cares about: the served tuned model against the base model,
+        both reading the documents; else the first two variants."""
+        choices = variant_choices()
+        for pair in (["tuned+rag", "base+rag"], ["base+rag", "base"]):
+            if all(v in choices for v in pair):
+                return pair
+        models = [v for v in choices if v != "extract"]
+        return models[:2] if len(models) >= 2 else choices[:2]
+
     def refresh_choices():
         choices = variant_choices()
         return (gr.Dropdown(choices=choices, value=default_variant()),
-                gr.CheckboxGroup(choices=choices, value=choices[:2]),
-                gr.CheckboxGroup(choices=choices, value=[v for v in live.cfg.evals.variants if v in choices] or choices),
+                gr.CheckboxGroup(choices=choices, value=default_pair()),
+                gr.CheckboxGroup(choices=choices, value=default_pair() or choices),
                 _status_line(live))
+
+    def disclaimer_text() -> str:
+        text = getattr(getattr(live.assistant, "chat", None), "disclaimer", None)
+        return f"<small>{_esc(text)}</small>" if text else ""
+
+    def confirm_build():
+        return (f"**Full build: retrains the model.** {build_estimate(folder)} The app keeps serving the current build "
+                "meanwhile. Start it?"), gr.Row(visible=True)
 
     # ---- layout ----
     with gr.Blocks(title=f"{cfg.name} · Tailor", analytics_enabled=False) as demo:
+        gr.HTML(f"<h1 class='tailor-title'>{_esc(cfg.name)}</h1>", elem_id="app-title")
         header = gr.Markdown(_status_line(live), elem_id="status-line")
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                with gr.Row():
-                    with gr.Column(scale=3):
-                        chatbot = gr.Chatbot(label=cfg.name, height=420, elem_id="chatbot", feedback_options=None)
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=300):
+                        disclaimer = gr.HTML(disclaimer_text(), elem_id="chat-disclaimer")
+                        chatbot = gr.Chatbot(label=f"Conversation with {cfg.name}", height=420, elem_id="chatbot",
+                                             feedback_options=None)
                         with gr.Row():
-                            question = gr.Textbox(placeholder="Ask a question…", show_label=False, scale=5, elem_id="chat-question")
-                            send = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
+                            question = gr.Textbox(placeholder="Ask a question…", label="Your question", scale=5,
+                                                  elem_id="chat-question", lines=1)
+                            send = gr.Button("Send", variant="primary", scale=1, min_width=80, elem_id="chat-send")
                         with gr.Row():
                             variant = gr.Dropdown(variant_choices(), value=default_variant(), label="Variant", elem_id="chat-variant")
-                            reset = gr.Button("Reset", elem_id="chat-reset")
+                            reset = gr.Button("New conversation", elem_id="chat-reset")
                         footer = gr.Markdown("", elem_classes="tailor-footer", elem_id="chat-footer")
                         examples = example_questions(folder)
                         if examples:
                             gr.Examples([[q] for q in examples], inputs=[question], label="Examples from the eval suites")
-                    with gr.Column(scale=2):
-                        sources = gr.Dataframe(headers=["#", "file", "page", "score", "snippet"], value=[], interactive=False,
-                                               wrap=True, label="Sources (select one to read the whole chunk)", elem_id="sources-table",
-                                               column_widths=["7%", "30%", "9%", "11%", "43%"])
-                        chunk = gr.Markdown("Select a source to read the whole chunk.", elem_id="chunk-detail")
+                    with gr.Column(scale=2, min_width=300):
+                        gr.Markdown("### Sources")
+                        sources = gr.HTML("<p>The sources of each answer appear here.</p>", elem_id="sources")
                 conversation = gr.State([])
-                chunk_texts = gr.State([])
                 chat_io = dict(inputs=[question, chatbot, conversation, variant],
-                               outputs=[chatbot, conversation, question, sources, footer, chunk_texts], api_visibility="undocumented")
+                               outputs=[chatbot, conversation, question, sources, footer], api_visibility="undocumented")
                 send.click(chat_submit, **chat_io)
                 question.submit(chat_submit, **chat_io)
-                reset.click(lambda: ([], [], [], "", "Select a source to read the whole chunk.", []),
-                            outputs=[chatbot, conversation, sources, footer, chunk, chunk_texts], api_visibility="undocumented")
-                sources.select(show_chunk, [sources, chunk_texts], chunk, api_visibility="undocumented")
+                reset.click(lambda: ([], [], "<p>The sources of each answer appear here.</p>", ""),
+                            outputs=[chatbot, conversation, sources, footer], api_visibility="undocumented")
 
             with gr.Tab("Side by side", id="arena"):
                 with gr.Row():
-                    arena_variants = gr.CheckboxGroup(variant_choices(), value=variant_choices()[:2], label="Variants (2 to 4)",
+                    arena_variants = gr.CheckboxGroup(variant_choices(), value=default_pair(), label="Variants (2 to 4)",
                                                       elem_id="arena-variants")
                     anonymous = gr.Checkbox(True, label="Anonymous (names shown after the vote)", elem_id="arena-anonymous")
                 with gr.Row():
-                    arena_q = gr.Textbox(placeholder="One question for every variant…", show_label=False, scale=5, elem_id="arena-question")
-                    arena_go = gr.Button("Compare", variant="primary", scale=1, elem_id="arena-go")
+                    arena_q = gr.Textbox(placeholder="One question for every variant…", label="Question for every variant",
+                                         scale=5, elem_id="arena-question")
+                    arena_go = gr.Button("Compare", variant="primary", scale=1, min_width=80, elem_id="arena-go")
                 cols, heads, bodies = [], [], []
                 with gr.Row():
                     for i in range(4):
-                        with gr.Column(visible=i < 2, min_width=200) as col:
+                        with gr.Column(visible=i < 2, min_width=280) as col:
                             heads.append(gr.Markdown(f"### Model {ARENA_LABELS[i]}", elem_id=f"arena-head-{i}"))
-                            bodies.append(gr.Markdown("", elem_id=f"arena-answer-{i}", min_height=120))
+                            bodies.append(gr.HTML("", elem_id=f"arena-answer-{i}", min_height=120))
                         cols.append(col)
                 with gr.Row():
                     vote_buttons = [gr.Button(f"{ARENA_LABELS[i]} is better", visible=i < 2, elem_id=f"vote-{ARENA_LABELS[i]}")
@@ -1254,58 +1601,78 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
                 corrected = gr.Textbox(label="Corrected answer (optional: saved as the preferred answer over all shown)",
                                        lines=2, elem_id="arena-corrected")
                 arena_status = gr.Markdown("", elem_id="arena-status")
+                with gr.Row(visible=False) as confirm_row:
+                    confirm_btn = gr.Button("Save this vote", variant="primary", elem_id="vote-confirm")
+                    cancel_btn = gr.Button("Cancel", elem_id="vote-cancel")
+                undo_btn = gr.Button("Undo my last vote", visible=False, elem_id="vote-undo")
                 arena_state = gr.State(None)
-                with gr.Accordion("Tally and leaderboard", open=True):
-                    tally = gr.Markdown(tally_markdown(), elem_id="arena-tally")
-                    rank_by = gr.Radio(["variant", "variant @ build"], value="variant", label="Rank")
-                    board = gr.Dataframe(headers=["rank", "name", "rating", "95% CI", "games", "win rate"], value=[],
-                                         interactive=False, elem_id="leaderboard")
-                    refresh_board = gr.Button("Refresh leaderboard", elem_id="leaderboard-refresh")
+                gr.Markdown("### Tally and leaderboard")
+                tally = gr.Markdown(tally_markdown(), elem_id="arena-tally")
+                rank_by = gr.Radio(["variant", "variant @ build"], value="variant", label="Rank")
+                board = gr.HTML("", elem_id="leaderboard")
+                refresh_board = gr.Button("Refresh", elem_id="leaderboard-refresh")
                 arena_io = dict(inputs=[arena_q, arena_variants, anonymous],
                                 outputs=[*cols, *heads, *bodies, arena_state, arena_status, *vote_buttons],
                                 api_visibility="undocumented")
-                arena_go.click(arena_ask, **arena_io)
-                arena_q.submit(arena_ask, **arena_io)
+                arena_go.click(arena_ask, **arena_io).then(lambda: (gr.Row(visible=False), gr.Button(visible=False)), None,
+                                                           [confirm_row, undo_btn], api_visibility="undocumented")
+                arena_q.submit(arena_ask, **arena_io).then(lambda: (gr.Row(visible=False), gr.Button(visible=False)), None,
+                                                           [confirm_row, undo_btn], api_visibility="undocumented")
                 for choice, button in zip(("A", "B", "C", "D", "tie", "both_bad"), vote_buttons):
                     button.click(functools.partial(arena_vote, choice), [corrected, arena_state],
-                                 [*heads, arena_status, arena_state, tally, corrected], api_visibility="undocumented"
-                                 ).then(leaderboard_rows, rank_by, board, api_visibility="undocumented")
-                refresh_board.click(leaderboard_rows, rank_by, board, api_visibility="undocumented")
+                                 [arena_status, arena_state, confirm_row], api_visibility="undocumented")
+                confirm_btn.click(arena_confirm, arena_state, [*heads, arena_status, arena_state, tally, corrected, confirm_row, undo_btn],
+                                  api_visibility="undocumented").then(leaderboard_rows, rank_by, board, api_visibility="undocumented")
+                cancel_btn.click(arena_cancel, arena_state, [arena_status, arena_state, confirm_row], api_visibility="undocumented")
+                undo_btn.click(arena_undo, arena_state, [arena_status, arena_state, tally, undo_btn],
+                               api_visibility="undocumented").then(leaderboard_rows, rank_by, board, api_visibility="undocumented")
+                refresh_board.click(lambda by: (tally_markdown(), leaderboard_rows(by)), rank_by, [tally, board],
+                                    api_visibility="undocumented")
                 rank_by.change(leaderboard_rows, rank_by, board, api_visibility="undocumented")
 
             with gr.Tab("Eval", id="eval"):
+                eval_verdict = gr.Markdown("", elem_id="eval-verdict")
                 with gr.Row():
                     suite = gr.Dropdown(suite_choices(), value="all", label="Suite", elem_id="eval-suite")
-                    eval_variants = gr.CheckboxGroup(variant_choices(), value=[v for v in cfg.evals.variants if v in variant_choices()],
-                                                     label="Variants", elem_id="eval-variants")
-                    limit = gr.Number(0, precision=0, minimum=0, label="Questions per suite (0 = all)", elem_id="eval-limit")
+                    eval_variants = gr.CheckboxGroup(variant_choices(), value=default_pair(), label="Variants", elem_id="eval-variants")
+                    limit = gr.Number(QUICK_EVAL_QUESTIONS, precision=0, minimum=0, label="Questions (0 = all of the test split)",
+                                      elem_id="eval-limit")
+                eval_estimate_md = gr.Markdown("", elem_id="eval-estimate")
                 eval_go = gr.Button("Run eval", variant="primary", elem_id="eval-run")
                 eval_status = gr.Markdown("", elem_id="eval-status")
-                metrics = gr.Dataframe(label="Metrics (95% bootstrap interval)", interactive=False, elem_id="eval-metrics")
-                chart = gr.Image(label="Chart", type="pil", interactive=False, elem_id="eval-chart")
-                per_question = gr.Dataframe(label="Per question", interactive=False, wrap=True, elem_id="eval-questions")
-                eval_go.click(run_eval_ui, [suite, eval_variants, limit], [eval_status, metrics, chart, per_question],
-                              concurrency_limit=1, concurrency_id="heavy", api_visibility="undocumented")
+                download = gr.DownloadButton("Download the report (HTML)", visible=False, elem_id="eval-download")
+                metrics = gr.HTML("", visible=False, elem_id="eval-metrics")
+                chart = gr.Image(label="Chart", type="pil", interactive=False, visible=False, elem_id="eval-chart")
+                per_question = gr.HTML("", visible=False, elem_id="eval-questions")
+                eval_go.click(run_eval_ui, [suite, eval_variants, limit], [eval_verdict, eval_status, metrics, chart, per_question, download],
+                              concurrency_limit=1, concurrency_id="heavy", api_visibility="undocumented").then(
+                    estimate, [suite, eval_variants, limit], eval_estimate_md, api_visibility="undocumented")
+                for control in (suite, eval_variants, limit):
+                    control.change(estimate, [suite, eval_variants, limit], eval_estimate_md, api_visibility="undocumented")
 
             with gr.Tab("Build", id="build"):
                 with gr.Row():
-                    with gr.Column():
+                    with gr.Column(min_width=300):
                         files = gr.File(label=f"Add documents ({' '.join(UPLOAD_SUFFIXES)}; up to {MAX_UPLOAD_MB} MB each)",
                                         file_count="multiple", elem_id="upload")
                         upload_btn = gr.Button("Add to docs/", elem_id="upload-add")
                         upload_status = gr.Markdown("", elem_id="upload-status")
-                        docs = gr.Dataframe(headers=["document", "chunks"], value=docs_table(), interactive=False,
+                        docs = gr.Dataframe(headers=["document", "chunks"], value=docs_table(), interactive=False, wrap=True,
                                             label="Documents", elem_id="docs-table")
-                    with gr.Column():
+                    with gr.Column(min_width=300):
                         with gr.Row():
                             index_btn = gr.Button("Index documents", variant="primary", elem_id="build-index")
-                            build_btn = gr.Button("Full build (train)", elem_id="build-full")
+                            build_btn = gr.Button("Full build (train)…", elem_id="build-full")
+                        with gr.Row(visible=False) as build_confirm_row:
+                            build_go = gr.Button("Start the full build", variant="primary", elem_id="build-confirm")
+                            build_cancel = gr.Button("Cancel", elem_id="build-cancel")
                         build_status = gr.Markdown("", elem_id="build-status")
                         build_log = gr.Textbox(label="Log", lines=12, max_lines=12, autoscroll=True, elem_id="build-log")
                 with gr.Row():
-                    search_q = gr.Textbox(placeholder="Search the knowledge base…", show_label=False, scale=5, elem_id="search-query")
-                    search_k = gr.Number(5, precision=0, minimum=1, maximum=50, label="results", scale=1)
-                    search_btn = gr.Button("Search", scale=1, elem_id="search-go")
+                    search_q = gr.Textbox(placeholder="Search the knowledge base…", label="Search the documents", scale=5,
+                                          elem_id="search-query")
+                    search_k = gr.Number(5, precision=0, minimum=1, maximum=50, label="results", scale=1, min_width=80)
+                    search_btn = gr.Button("Search", scale=1, min_width=80, elem_id="search-go")
                 search_status = gr.Markdown("", elem_id="search-status")
                 results = gr.Dataframe(headers=["rank", "file", "page", "score", "text"], value=[], interactive=False, wrap=True,
                                        elem_id="search-results", column_widths=["6%", "24%", "6%", "8%", "56%"])
@@ -1314,8 +1681,12 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
                 index_btn.click(functools.partial(run_build, "index"), None, build_outputs, concurrency_limit=1,
                                 concurrency_id="heavy", api_visibility="undocumented").then(
                     refresh_choices, None, [variant, arena_variants, eval_variants, header], api_visibility="undocumented")
-                build_btn.click(functools.partial(run_build, "build"), None, build_outputs, concurrency_limit=1,
-                                concurrency_id="heavy", api_visibility="undocumented").then(
+                build_btn.click(confirm_build, None, [build_status, build_confirm_row], api_visibility="undocumented")
+                build_cancel.click(lambda: ("Full build cancelled: nothing was started.", gr.Row(visible=False)), None,
+                                   [build_status, build_confirm_row], api_visibility="undocumented")
+                build_go.click(lambda: gr.Row(visible=False), None, build_confirm_row, api_visibility="undocumented").then(
+                    functools.partial(run_build, "build"), None, build_outputs, concurrency_limit=1,
+                    concurrency_id="heavy", api_visibility="undocumented").then(
                     refresh_choices, None, [variant, arena_variants, eval_variants, header], api_visibility="undocumented")
                 search_btn.click(search, [search_q, search_k], [search_status, results], api_visibility="undocumented")
                 search_q.submit(search, [search_q, search_k], [search_status, results], api_visibility="undocumented")
@@ -1329,7 +1700,10 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
         api_ask_btn.click(api_ask, [api_q, api_variant], [api_answer, api_sources], api_name="ask")
         api_vote_btn.click(api_vote, api_fields, api_result, api_name="vote")
         demo.load(refresh_choices, None, [variant, arena_variants, eval_variants, header], api_visibility="undocumented")
-        demo.load(leaderboard_rows, rank_by, board, api_visibility="undocumented")
+        demo.load(lambda by: (tally_markdown(), leaderboard_rows(by)), rank_by, [tally, board], api_visibility="undocumented")
+        demo.load(latest_eval, None, [eval_verdict, eval_status, metrics, chart, per_question, download], api_visibility="undocumented")
+        demo.load(estimate, [suite, eval_variants, limit], eval_estimate_md, api_visibility="undocumented")
+        demo.load(disclaimer_text, None, disclaimer, api_visibility="undocumented")
     return demo
 
 
@@ -1345,12 +1719,13 @@ def _arena_head(state: dict, i: int) -> str:
 
 
 def _sources_line(answer) -> str:
-    if not answer.sources:
-        return ""
-    cited = "; ".join(f"[{c.n}] {c.source}" + (f" p.{c.page}" if c.page else "") + (" (matched by Tailor)" if c.attributed else "")
-                      for c in answer.sources)
-    label = "Sources" if answer.sources[0].cited else "Given (the answer cites none)"
-    return f"\n\n<small>{label}: {cited}</small>"
+    """Under a side-by-side answer: the documents it cites, by title."""
+    line = ""
+    if answer.sources:
+        cited = "; ".join(f"[{c.n}] {_where(c)}" + (" (added by Tailor)" if c.attributed else "") for c in answer.sources)
+        label = "Sources" if answer.sources[0].cited else "Given (the answer cites none)"
+        line = f"\n\n<small>{label}: {_esc(cited)}</small>"
+    return line  # the verified-or-flagged line is already in bubble_html
 
 
 def _snippet(text: str, n: int = 240) -> str:
@@ -1360,10 +1735,12 @@ def _snippet(text: str, n: int = 240) -> str:
 
 def _status_line(live: LiveAssistant) -> str:
     if live.assistant is None:
-        return f"**{live.cfg.name}** · not ready: {live.error}"
+        return f"Not ready: {live.error}"
     variants = ", ".join(live.variants) or "none"
     build = f"build `{live.build_id}`" if live.build_id else "not built yet (retrieval-only)"
-    return f"**{live.cfg.name}** · {build} · variants: {variants}"
+    note = getattr(live.assistant, "serving_note", None)
+    note = note() if callable(note) else note
+    return f"{build} · variants: {variants}" + (f"<br>{note}" if isinstance(note, str) and note else "")
 
 
 def _summary_text(summary) -> str:
@@ -1377,37 +1754,140 @@ def _summary_text(summary) -> str:
     return text if type(summary).__str__ is not object.__str__ and len(text) < 400 else ""
 
 
-def _eval_outputs(report):
-    """(status, metric table, chart, per-question table) for the Eval tab, from an EvalReport:
-    each metric with its 95% interval per variant, evals' own chart, and every question with
-    each variant's answer and score side by side."""
-    import base64
-    import io
+QUICK_EVAL_QUESTIONS = 20  # the Eval tab's default: a stratified sample, minutes rather than hours on a CPU
+FALLBACK_SECONDS_PER_ANSWER = 6.0  # before any eval has run: SmolLM2-135M on 2 busy CPU cores, 200 new tokens
 
-    import gradio as gr
-    from PIL import Image
 
-    from evals import METRICS, chart_images, primary_score
+def latest_report_dir(folder: Path) -> Path | None:
+    """The newest build/reports/*/ with a summary.json, from the app or `tailor eval` alike."""
+    root = Path(folder) / "build" / "reports"
+    dirs = [p for p in root.iterdir() if (p / "summary.json").is_file()] if root.is_dir() else []
+    return max(dirs, key=lambda p: (p / "summary.json").stat().st_mtime) if dirs else None
 
-    labels = {m.name: m.label for m in METRICS}
-    table = [[labels.get(name, name)] + [row[v].fmt() if v in row else "-" for v in report.variants]
-             for name, row in report.metrics.items()]
-    images = chart_images(report)
-    chart = Image.open(io.BytesIO(base64.b64decode(images[0][1]))) if images else None
+
+def _summary(report_dir: Path) -> dict | None:
+    try:
+        return json.loads((report_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def eval_questions(folder: Path, suite: str, limit: int | None, test_share: float) -> int:
+    """How many test-split questions an eval of `suite` ("all" or a file name) would answer."""
+    from evals import load_suite, split_items
+
+    path = Path(folder) / "evals" / ("" if suite == "all" else suite)
+    try:
+        n = len(split_items(load_suite(path), "test", test_share))
+    except TailorError:
+        return 0
+    return min(n, limit) if limit else n
+
+
+def seconds_per_answer(folder: Path) -> float | None:
+    """Measured on this machine by the latest eval report: its time over the answers it gave."""
+    latest = latest_report_dir(folder)
+    summary = _summary(latest) if latest else None
+    if not summary:
+        return None
+    elapsed = summary.get("elapsed_s") or _report_seconds(latest)
+    answers = (summary.get("n_questions") or 0) * len(summary.get("variants") or [])
+    return elapsed / answers if answers and elapsed else None
+
+
+def _report_seconds(report_dir: Path) -> float | None:
+    """Wall time of a report: from the time in its folder name to its summary.json."""
+    match = re.search(r"(\d{8}-\d{6})", report_dir.name)
+    if not match:
+        return None
+    started = datetime.strptime(match.group(1), "%Y%m%d-%H%M%S").timestamp()
+    seconds = (report_dir / "summary.json").stat().st_mtime - started
+    return seconds if seconds > 0 else None
+
+
+def eval_estimate(folder: Path, suite: str, variants: list[str], limit: int | None, test_share: float) -> str:
+    n = eval_questions(folder, suite, limit, test_share)
+    if not n or not variants:
+        return "Pick a suite and at least one variant."
+    per = seconds_per_answer(folder)
+    basis = "from the last eval on this machine" if per else "a rough guess: no eval has run here yet"
+    total = n * len(variants) * (per or FALLBACK_SECONDS_PER_ANSWER)
+    took = f"{total / 60:.0f} min" if total >= 90 else f"{total:.0f} s"
+    return f"{n} test questions x {len(variants)} variants: about **{took}** ({basis})."
+
+
+def report_view(report_dir: Path | None):
+    """(verdict, status, metric rows, headers, per-question rows, headers, report.html path) of a
+    report folder, written by the app or by `tailor eval`; empty values when there is none."""
+    from evals import primary_score
+    from evals._report import human_name, regressions, verdict
+    from evals._runner import read_results
+
+    summary = _summary(report_dir) if report_dir else None
+    if not summary:
+        return ("No eval report yet: run the quick eval below (or `tailor eval FOLDER --limit 20`).", "", [], ["metric"], [], ["question"], None)
+    variants = summary["variants"]
+    head = verdict(summary) or "No two model variants compared in this report."
+    lines = [f"**{head}**"]
+    lines += [f"- **Regression:** {r}" for r in regressions(summary)]
+    when = datetime.fromtimestamp((report_dir / "summary.json").stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    lines += ["", f"Report of {when}: suite {summary['suite']}, {summary['n_questions']} questions ({summary.get('split', 'test')} split) x "
+              f"{len(variants)} variants in {summary.get('elapsed_s') or _report_seconds(report_dir) or 0:.0f} s. Download it below, or open {report_dir / 'report.html'}."]
+    lines += [f"- Note: {n}" for n in summary.get("notes", [])] + [f"- **Gate failed:** {g}" for g in summary.get("gate_failures", [])]
+
+    def cell(e: dict, digits: int) -> str:
+        if not e or e.get("value") is None:
+            return "-"
+        if e.get("low") is None:
+            return f"{e['value']:.{digits}f}"
+        return f"{e['value']:.{digits}f} ({e['low']:.{digits}f}–{e['high']:.{digits}f})"
+
+    table = []
+    for name, row in summary["metrics"].items():
+        table.append([f"{human_name(name)} ({name})"] + [cell(row.get(v), 2) for v in variants])
     by_question: dict[str, list] = {}
-    for rec in report.records:
-        row = by_question.setdefault(rec["id"], [rec["id"], rec["question"], rec.get("reference") or "(decline)"] + [""] * len(report.variants))
+    for rec in read_results(report_dir / "results.jsonl"):
+        if rec.get("variant") not in variants:
+            continue
+        row = by_question.setdefault(rec["id"], [rec.get("question", ""), rec.get("reference") or "(decline)"] + [""] * len(variants))
         score = primary_score(rec)
-        text = _snippet(rec.get("answer") or "", 300)
-        row[3 + report.variants.index(rec["variant"])] = f"[{'-' if score is None else f'{score:.2f}'}] {text}"
-    lines = [f"{report.n_questions} questions x {len(report.variants)} variants in {report.elapsed_s:.0f} s; "
-             f"full report: {report.dir / 'report.html'}"]
-    lines += [f"- {c.sentence()}" for c in report.significant()[:6]]
-    lines += [f"- note: {n}" for n in report.notes] + [f"- **gate failed:** {g}" for g in report.gate_failures]
-    return ("\n".join(lines),
-            gr.Dataframe(value=table, headers=["metric", *report.variants]),
-            chart,
-            gr.Dataframe(value=list(by_question.values()), headers=["id", "question", "reference", *report.variants]))
+        row[2 + variants.index(rec["variant"])] = f"[{'-' if score is None else f'{score:.2f}'}] {_snippet(rec.get('answer') or '', 200)}"
+    html_path = report_dir / "report.html"
+    return ("\n".join(lines[:1 + len(regressions(summary))]), "\n".join(lines[1 + len(regressions(summary)):]),
+            table, ["metric (95% interval)", *variants], list(by_question.values()), ["question", "reference", *variants],
+            str(html_path) if html_path.is_file() else None)
+
+
+def table_html(rows: list[list], headers: list[str], caption: str) -> str:
+    """A plain HTML table that wraps to the screen (a phone included), unlike a data grid."""
+    head = "".join(f"<th scope='col'>{_esc(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table class='tailor-table'><caption>{_esc(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def questions_html(rows: list[list], headers: list[str]) -> str:
+    """Every question with each variant's "[score] answer", one block per question."""
+    blocks = []
+    for row in rows:
+        answers = "".join(f"<li><strong>{_esc(v)}</strong>: {_esc(a)}</li>" for v, a in zip(headers[2:], row[2:]))
+        blocks.append(f"<details class='tailor-question'><summary>{_esc(row[0])}</summary>"
+                      f"<p>Reference: {_esc(row[1])}</p><ul>{answers}</ul></details>")
+    return f"<p><strong>Per question</strong> ([score] answer; select one to see the answers)</p>{''.join(blocks)}"
+
+
+def build_estimate(folder: Path) -> str:
+    """How long a full build should take, from the stage times the last build recorded."""
+    stages = Path(folder) / "build" / "stages"
+    seconds = 0.0
+    for path in stages.glob("*.json") if stages.is_dir() else []:
+        try:
+            seconds += float(json.loads(path.read_text(encoding="utf-8")).get("seconds") or 0)
+        except (OSError, ValueError, AttributeError):
+            continue
+    if seconds >= 60:
+        return (f"The last build's stages took {seconds / 60:.0f} min in all; a build that retrains takes about as long "
+                "(stages whose inputs did not change are skipped).")
+    return "No earlier build recorded here: a first build takes about 10-15 min on 2 CPU cores (1-2 min on one GPU)."
 
 
 def main() -> None:

@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/screenshots.py examples/clinic                  # -> docs/screenshots/*.png
     .venv/bin/python bench/screenshots.py examples/clinic --eval-limit 3   # also run a small eval first
-    .venv/bin/python bench/screenshots.py FOLDER --out /tmp/shots --question "..." --query "..."
+    .venv/bin/python bench/screenshots.py FOLDER --out /tmp/shots --question "..." --question "..." --query "..."
 
 It serves FOLDER in-process on a free loopback port, asks a question in Chat, compares two
 variants in Side by side (without voting unless --vote, so the folder's feedback stays
-untouched), searches in Build, and saves chat.png, side_by_side.png, eval.png and build.png.
+untouched), searches in Build, and saves chat.png, side_by_side.png, eval.png and build.png, then
+each tab again 390 px wide (a phone) as *-390.png.
 The same page helpers drive the browser test (tests/app/test_app_browser.py).
 Needs Debian's chromium (`make browser-deps`) and the playwright package (dev extra).
 """
@@ -22,6 +23,16 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 VIEWPORT = {"width": 1280, "height": 900}
+NARROW = {"width": 390, "height": 844}  # a phone
+# Elements whose right edge passes the viewport's (cut off, or a page that scrolls sideways).
+OVERFLOW_JS = """() => { const vw = document.documentElement.clientWidth; const out = [];
+  for (const el of document.querySelectorAll('body *')) { if (el.offsetParent === null) continue;
+    const r = el.getBoundingClientRect(); if (r.width > 0 && r.right > vw + 1) out.push((el.id || el.tagName) + ' right=' + Math.round(r.right)); }
+  return {viewport: vw, scroll: document.documentElement.scrollWidth, wider: out.slice(0, 20)}; }"""
+
+
+def overflow(page) -> dict:
+    return page.evaluate(OVERFLOW_JS)
 
 
 def open_browser(playwright):
@@ -37,8 +48,8 @@ def open_app(browser, url: str, timeout_s: float = 60):
     return page
 
 
-MARKDOWN_IDS = ("#chat-footer", "#chunk-detail", "#arena-status", "#arena-head-0", "#arena-head-1", "#upload-status",
-                "#build-status", "#search-status", "#eval-status")
+MARKDOWN_IDS = ("#chat-footer", "#arena-status", "#arena-head-0", "#arena-head-1", "#upload-status", "#arena-tally",
+                "#build-status", "#search-status", "#eval-status", "#eval-verdict", "#eval-estimate")
 
 
 def _content(selector: str) -> str:
@@ -73,21 +84,26 @@ def choose_variant(page, variant: str) -> None:
 
 
 def ask(page, question: str, timeout_s: float = 120) -> tuple[str, str]:
-    """Ask in the Chat tab and wait for the final answer; (chat text, sources table text)."""
+    """Ask in the Chat tab and wait for the final answer; (chat text, sources panel text)."""
     tab(page, "Chat")
     page.fill("#chat-question textarea", question)
     before = text_of(page, "#chat-footer")
     page.click("#chat-send")
     # The footer gets the timings only with the final answer (a pending request shows other text there).
     _wait_text(page, "#chat-footer", f"t !== {before!r} && (t.includes('total ') || t.includes('Warning'))", timeout_s)
-    return text_of(page, "#chatbot"), text_of(page, "#sources-table")
+    return text_of(page, "#chatbot"), text_of(page, "#sources")
+
+
+def last_answer(page):
+    """The last answer bubble of the chat (a locator)."""
+    return page.locator('#chatbot [data-testid="bot"]').last
 
 
 def open_source(page, row: int = 0) -> str:
-    """Click a source's file cell; the detail box shows the whole chunk."""
-    page.click(f'#sources-table [data-testid="cell-{row}-1"]')
-    _wait_text(page, "#chunk-detail", "!t.includes('Select a source')", 30)
-    return text_of(page, "#chunk-detail")
+    """Open a source in the sources panel; returns its whole passage."""
+    source = page.locator("#sources details.tailor-source").nth(row)
+    source.locator("summary").first.click()
+    return source.locator(".tailor-passage").inner_text()
 
 
 def compare(page, question: str, timeout_s: float = 180) -> str:
@@ -100,12 +116,24 @@ def compare(page, question: str, timeout_s: float = 180) -> str:
     return text_of(page, "#arena-status")
 
 
-def vote(page, button: str = "A", timeout_s: float = 30) -> str:
-    """Click a vote button (A, B, C, D, tie, both_bad) and return the status line it produces."""
+def _click_for_status(page, selector: str, timeout_s: float) -> str:
     before = text_of(page, "#arena-status")
-    page.click(f"#vote-{button}")
+    page.click(selector)
     _wait_text(page, "#arena-status", f"t !== {before!r}", timeout_s)
     return text_of(page, "#arena-status")
+
+
+def vote(page, button: str = "A", confirm: bool = True, timeout_s: float = 30) -> str:
+    """Click a vote button (A, B, C, D, tie, both_bad); the app says what the vote will save.
+    With `confirm`, save it. Returns the last status line."""
+    status = _click_for_status(page, f"#vote-{button}", timeout_s)
+    if confirm and page.is_visible("#vote-confirm"):
+        status = _click_for_status(page, "#vote-confirm", timeout_s)
+    return status
+
+
+def undo_vote(page, timeout_s: float = 30) -> str:
+    return _click_for_status(page, "#vote-undo", timeout_s)
 
 
 def upload(page, files: list, timeout_s: float = 60) -> str:
@@ -141,7 +169,7 @@ def run_eval(page, limit: int, timeout_s: float = 1800) -> str:
     page.fill("#eval-limit input", str(limit))
     before = text_of(page, "#eval-status")
     page.click("#eval-run")
-    _wait_text(page, "#eval-status", f"t !== {before!r} && (t.includes('questions x') || t.includes('Warning'))", timeout_s)
+    _wait_text(page, "#eval-status", f"t !== {before!r} && (t.includes(' x ') || t.includes('Warning'))", timeout_s)
     return text_of(page, "#eval-status")
 
 
@@ -151,7 +179,7 @@ def shoot(page, path: Path) -> Path:
     return path
 
 
-def tour(url: str, out: Path, question: str, query: str, do_vote: bool = False, eval_limit: int = 0) -> list[Path]:
+def tour(url: str, out: Path, questions: list[str], query: str, do_vote: bool = False, eval_limit: int = 0) -> list[Path]:
     """Visit every tab, doing one real thing in each, and screenshot it."""
     from playwright.sync_api import sync_playwright
 
@@ -159,12 +187,14 @@ def tour(url: str, out: Path, question: str, query: str, do_vote: bool = False, 
     with sync_playwright() as p:
         browser = open_browser(p)
         page = open_app(browser, url)
-        ask(page, question)
-        open_source(page)
+        for q in questions:
+            ask(page, q, 900)
+        if page.locator("#sources details.tailor-source").count():
+            open_source(page)
         shots.append(shoot(page, out / "chat.png"))
-        compare(page, question)
+        compare(page, questions[-1], 900)
         if do_vote:
-            vote(page, "A")
+            vote(page, "A", confirm=False)  # the confirmation says what the vote would save; nothing is saved
         shots.append(shoot(page, out / "side_by_side.png"))
         if eval_limit:
             run_eval(page, eval_limit)
@@ -173,6 +203,11 @@ def tour(url: str, out: Path, question: str, query: str, do_vote: bool = False, 
         shots.append(shoot(page, out / "eval.png"))
         search(page, query)
         shots.append(shoot(page, out / "build.png"))
+        page.set_viewport_size(NARROW)  # a phone: every tab again, nothing wider than the screen
+        for name, shot in (("Chat", "chat"), ("Side by side", "side_by_side"), ("Eval", "eval"), ("Build", "build")):
+            tab(page, name)
+            page.wait_for_timeout(500)
+            shots.append(shoot(page, out / f"{shot}-390.png"))
         browser.close()
     return shots
 
@@ -187,7 +222,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("folder", type=Path)
     ap.add_argument("--out", type=Path, default=Path("docs/screenshots"))
-    ap.add_argument("--question", default=None, help="default: the first example question of the folder's eval suites")
+    ap.add_argument("--question", action="append", default=None,
+                    help="asked in Chat, in order (repeatable); default: the first example question of the folder's eval suites")
     ap.add_argument("--query", default=None, help="search box query (default: the question)")
     ap.add_argument("--vote", action="store_true", help="also cast a vote (writes to FOLDER/feedback/)")
     ap.add_argument("--eval-limit", type=int, default=0, help="run an eval of this many questions before the Eval screenshot")
@@ -197,12 +233,12 @@ def main() -> None:
     from app import _load, build_ui, example_questions, launch
 
     cfg = _load(args.folder)
-    question = args.question or (example_questions(args.folder, 1) or ["What are your opening hours?"])[0]
+    questions = args.question or (example_questions(args.folder, 1) or ["What are your opening hours?"])[:1]
     demo = build_ui(args.folder, cfg)
     port = free_port()
     launch(demo, port=port, prevent_thread_lock=True)
     try:
-        for path in tour(f"http://127.0.0.1:{port}/", args.out, question, args.query or question, args.vote, args.eval_limit):
+        for path in tour(f"http://127.0.0.1:{port}/", args.out, questions, args.query or questions[-1], args.vote, args.eval_limit):
             print(path)
     finally:
         demo.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from chat import _backends
-from chat._citations import attribute, cited_numbers, resolve_citations
+from chat._citations import NOT_FOUND_NOTE, SUPPORTED_NOTE, attribute, check_support, cited_numbers, resolve_citations
 from chat._coverage import CoverageCheck
 from chat._guardrails import compile_rules, decline_text, document_titles, match_escalation
 from chat._extract import extract_answer
@@ -394,14 +394,18 @@ class Assistant:
             marker = " " + "".join(f"[{n}]" for n in attributed)
             parts.append(marker)
             yield Token(marker)
+        said = "".join(parts)
         if self.chat.disclaimer:
             tail = ("\n\n" if parts else "") + self.chat.disclaimer
             parts.append(tail)
+            answer.disclaimer = self.chat.disclaimer
             yield Token(tail)
         body = "".join(parts)
         answer.text = body
         if used_hits is not None:
-            answer.sources = resolve_citations(body, used_hits, attributed)
+            answer.sources = resolve_citations(said, used_hits, attributed)
+            if not answer.declined:
+                self._verify(answer, said, used_hits)
         end = time.perf_counter()
         timings = answer.timings
         timings["total_s"] = end - started
@@ -411,6 +415,26 @@ class Assistant:
             decode_s = (stats.finished_at or end) - (stats.first_token_at or end)
             timings["tokens_per_s"] = (stats.new_tokens - 1) / decode_s if stats.new_tokens > 1 and decode_s > 0 else None
         yield answer
+
+    def _verify(self, answer: Answer, said: str, used_hits) -> None:
+        """Verified or flagged: whether the passages the answer cites (all it was given when it
+        cites none) support each claim and figure in it (`chat._citations.check_support`)."""
+        embedder = getattr(self.kb, "embedder", None)
+        if embedder is None or not said.strip():
+            return
+        cited = [c.n for c in answer.sources if c.cited]
+        check = check_support(said, used_hits, embedder, cited or None)
+        answer.verified = check["verified"]
+        answer.unsupported_claims = check["unsupported_claims"]
+        answer.unsupported_figures = check["unsupported_figures"]
+        if answer.verified is not None:
+            for c in answer.sources:
+                c.supports = c.n in check["supporting"]
+        if answer.verified is True:
+            answer.note = SUPPORTED_NOTE
+        elif answer.verified is False:
+            figures = f" (figures in no cited passage: {', '.join(answer.unsupported_figures)})" if answer.unsupported_figures else ""
+            answer.note = NOT_FOUND_NOTE[:-1] + figures + "."
 
     def _attribution(self, text: str, used_hits) -> list[int]:
         """The markers to add to an answer that cites nothing, when the chunks it was given

@@ -99,6 +99,8 @@ def citation(n: int, hit, cited: bool, attributed: bool = False) -> Citation:
         similarity=float(hit.similarity),
         cited=cited,
         attributed=attributed,
+        title=(getattr(chunk, "title", "") or "").strip().lstrip("#").strip(),
+        section=((getattr(chunk, "headings", None) or [""])[-1] or "").strip().lstrip("#").strip(),
     )
 
 
@@ -171,6 +173,14 @@ def claims(text: str) -> list[str]:
 
 # --- attribution ----------------------------------------------------------------------------
 
+_NEGATION = re.compile(r"\b(?:not|no|never|none|cannot|can't|don't|doesn't|didn't|won't|isn't|aren't|wasn't|weren't|"
+                       r"without|neither|nor)\b|n't\b", re.I)
+
+
+def _negated(text: str) -> bool:
+    return bool(_NEGATION.search(text))
+
+
 def passage_units(text: str) -> list[str]:
     """A passage's sentences, and the clauses of those that have several ("You can pay by card
     at the desk, or online at ..."): an answer often restates one clause of a long sentence."""
@@ -194,12 +204,16 @@ def support_matrix(claim_list: list[str], hits: list, embedder, threshold: float
     sims = vectors[: len(claim_list)] @ vectors[len(claim_list):].T  # claims x units
     owner = np.array([n for n, _ in units])
     facts = [_passage_facts(hit.chunk.text) for hit in hits]
+    negated = np.array([_negated(u) for _, u in units])
     for j in range(len(hits)):
-        if not (owner == j).any():
+        mine = owner == j
+        if not mine.any():
             continue
-        close = sims[:, owner == j].max(axis=1) >= threshold
         for i, claim in enumerate(claim_list):
-            supported[i, j] = bool(close[i]) and states_nothing_new(claim, facts[j])
+            # A close unit that says the same thing: same polarity ("we do not give flu shots"
+            # is close to "we give flu shots" in meaning-space, and says the opposite).
+            close = mine & (sims[i] >= threshold) & (negated == _negated(claim))
+            supported[i, j] = bool(close.any()) and states_nothing_new(claim, facts[j])
     return supported
 
 
@@ -232,3 +246,87 @@ def resolve_citations(text: str, hits: list, attributed: list[int] | None = None
     if numbers:
         return [citation(n, hits[n - 1], cited=True, attributed=n in added) for n in numbers]
     return [citation(n, hit, cited=False) for n, hit in enumerate(hits, start=1)]
+
+
+# --- verified or flagged --------------------------------------------------------------------
+
+NOT_FOUND_NOTE = "Not found in the documents as stated: check with the front desk."
+SUPPORTED_NOTE = "Checked: every statement is in the cited passages."
+# The figures a reader acts on: prices, clock times, phone numbers, then any other number.
+_FIGURE = re.compile(
+    r"\$\s?\d[\d,]*(?:\.\d+)?"                                    # $125, $1,200.50
+    r"|(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}"          # (555) 010-0199, 555-010-0199
+    r"|\b\d{3}[\s.-]\d{4}\b"                                      # 555-0199
+    r"|\b\d{1,2}(?::\d{2})?\s?(?:[ap]\.?m\.?)(?![a-z])"            # 9am, 5:30 pm
+    r"|\b\d[\d,]*(?:\.\d+)?\s?%?",                                 # 38, 2.5, 20%
+    re.I,
+)
+
+
+def figures(text: str) -> list[str]:
+    """The figures of an answer as written ("$15", "9am", "555-0199"), markers left out."""
+    found = []
+    for match in _FIGURE.finditer(_MARKER.sub(" ", text or "")):
+        figure = match.group(0).strip().rstrip(".,")
+        if figure and figure not in found:
+            found.append(figure)
+    return found
+
+
+def _digit_runs(text: str) -> set[str]:
+    return {d.lstrip("0") or "0" for d in _DIGITS.findall(text)}
+
+
+def unsupported_figures(text: str, passages: list[str]) -> list[str]:
+    """The answer's figures with a digit run that none of the passages holds: "$15" against a
+    fee list that says $125, a phone number no document gives. A figure split over passages
+    (the area code in one, the number in another) is not flagged; one invented digit run is."""
+    known, prices = set(), set()
+    for passage in passages:
+        known |= _digit_runs(passage)
+        known |= {_NUMBER_WORDS[w] for w in _WORD.findall(passage.lower()) if w in _NUMBER_WORDS}
+        prices |= {_price(m) for m in _PRICE.findall(passage)}
+
+    def found(figure: str) -> bool:
+        if figure.startswith("$"):  # a price must be a price there: "$15" is not in "$125 ... 15 minutes"
+            return _price(figure) in prices
+        return _digit_runs(figure) <= known
+
+    return [f for f in figures(text) if not found(f)]
+
+
+_PRICE = re.compile(r"\$\s?\d[\d,]*(?:\.\d+)?")
+
+
+def _price(text: str) -> str:
+    value = text.replace("$", "").replace(",", "").strip()
+    return value[:-3] if value.endswith(".00") else value
+
+
+def check_support(text: str, hits: list, embedder, cited: list[int] | None = None,
+                  threshold: float = SUPPORT_THRESHOLD) -> dict:
+    """Whether the passages an answer cites support what it says: the same test as `attribute`
+    (meaning and facts, per claim) and as evals' groundedness threshold.
+
+    `cited` are the [n] of `hits` the answer cites (all of them when it cites none: then the
+    question is whether anything it was given supports it). Returns
+    {"verified": True/False, or None for an answer that states nothing to check,
+     "unsupported_claims": [sentences no cited passage supports],
+     "unsupported_figures": [figures in no cited passage],
+     "supporting": [the [n] of cited passages that support at least one claim]}.
+    """
+    numbers = [n for n in (cited or range(1, len(hits) + 1)) if 1 <= n <= len(hits)]
+    chosen = [hits[n - 1] for n in numbers]
+    claim_list = claims(text)
+    bad_figures = unsupported_figures(text, [h.chunk.text for h in chosen])
+    if not claim_list:
+        return {"verified": None if not bad_figures else False, "unsupported_claims": [],
+                "unsupported_figures": bad_figures, "supporting": []}
+    matrix = support_matrix(claim_list, chosen, embedder, threshold) if chosen else np.zeros((len(claim_list), 0), bool)
+    covered = matrix.any(axis=1) if matrix.size else np.zeros(len(claim_list), bool)
+    return {
+        "verified": bool(covered.all()) and not bad_figures,
+        "unsupported_claims": [c for c, ok in zip(claim_list, covered) if not ok],
+        "unsupported_figures": bad_figures,
+        "supporting": [n for j, n in enumerate(numbers) if matrix.size and matrix[:, j].any()],
+    }

@@ -25,32 +25,56 @@ def format_sources(answer: Answer) -> str:
     lines = [] if answer.sources[0].cited else ["(the answer cites no [n] marker; these are the documents it was given)"]
     for c in answer.sources:
         page = f", page {c.page}" if c.page else ""
-        how = "; marker added by Tailor: this passage supports the answer" if c.attributed else ""
+        how = "; marker added by Tailor" if c.attributed else ""
+        part = "part of " if answer.verified is False else ""  # a flagged answer: no passage supports all of it
+        how += {True: f"; this passage supports {part}the answer", False: "; this passage does not support the answer"}.get(c.supports, "")
         lines.append(f"[{c.n}] {c.source}{page}  (score {c.score:.3f}, similarity {c.similarity:.2f}{how})\n    {c.snippet}")
     return "\n".join(lines)
 
 
-def _stream_to(assistant: Assistant, question: str, history: list[dict], variant: str, write: Callable[[str], None]) -> Answer:
+def without_disclaimer(answer: Answer) -> str:
+    """What the assistant said, without the disclaimer Tailor appended: the disclaimer is not
+    part of the conversation, so it is never sent back to the model as history."""
+    text = answer.text
+    if answer.disclaimer and text.endswith(answer.disclaimer):
+        text = text[: -len(answer.disclaimer)].rstrip()
+    return text
+
+
+def verdict_line(answer: Answer) -> str:
+    """The verified-or-flagged line printed under an answer ("" when nothing was checked)."""
+    if answer.verified is False:
+        return f"!! {answer.note}"
+    return f"ok: {answer.note}" if answer.verified else ""
+
+
+def _stream_to(assistant: Assistant, question: str, history: list[dict], variant: str, write: Callable[[str], None],
+               verbose: bool = False) -> Answer:
     answer = assistant.answer(question, history, variant, on_token=write)
     write("\n")
-    for notice in answer.dropped.get("notices", []):
-        write(f"(note: {notice})\n")
+    if verdict_line(answer):
+        write(verdict_line(answer) + "\n")
+    if verbose:
+        for notice in answer.dropped.get("notices", []):
+            write(f"(note: {notice})\n")
     return answer
 
 
-def ask(assistant: Assistant, question: str, variant: str | None, as_json: bool, write: Callable[[str], None]) -> Answer:
+def ask(assistant: Assistant, question: str, variant: str | None, as_json: bool, write: Callable[[str], None],
+        verbose: bool = False) -> Answer:
     """One answer: streamed with its sources, or (`as_json`) the full result as one JSON object."""
     variant = assistant.check_variant(variant)
     if as_json:
         answer = assistant.answer(question, None, variant)
         write(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) + "\n")
         return answer
-    answer = _stream_to(assistant, question, [], variant, write)
+    answer = _stream_to(assistant, question, [], variant, write, verbose)
     write("\nSources:\n" + format_sources(answer) + "\n")
     return answer
 
 
-def chat_loop(assistant: Assistant, variant: str | None, read: Callable[[str], str], write: Callable[[str], None]) -> None:
+def chat_loop(assistant: Assistant, variant: str | None, read: Callable[[str], str], write: Callable[[str], None],
+              verbose: bool = False) -> None:
     """Read questions until /quit or end of input; a bad command or question is reported and
     the conversation goes on."""
     variant = assistant.check_variant(variant)
@@ -88,11 +112,9 @@ def chat_loop(assistant: Assistant, variant: str | None, read: Callable[[str], s
             continue
         write("assistant> ")
         try:
-            last = _stream_to(assistant, line, history, variant, write)
+            last = _stream_to(assistant, line, history, variant, write, verbose)
         except TailorError as exc:
             write(f"error: {exc}\n")
             continue
-        reply = last.text
-        if assistant.chat.disclaimer and reply.endswith(assistant.chat.disclaimer):  # not part of the conversation
-            reply = reply[: -len(assistant.chat.disclaimer)].rstrip()
+        reply = without_disclaimer(last)
         history += [{"role": "user", "content": line}, {"role": "assistant", "content": reply}]

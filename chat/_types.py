@@ -39,6 +39,11 @@ class Citation:
     similarity: float | None = None
     cited: bool = True
     attributed: bool = False
+    # Whether this passage supports at least one claim of the answer (chat._citations.check_support);
+    # None when the answer was not checked (declined, or it states nothing to check).
+    supports: bool | None = None
+    title: str = ""  # the document's title, for people (the file name is `source`)
+    section: str = ""  # the heading the passage sits under, if any
 
 
 @dataclass
@@ -67,6 +72,14 @@ class Answer:
     passages: list[str] = field(default_factory=list)  # the text of each passage shown, [1]..[n] (chat.evidence)
     own_text: str | None = None
     attributed: list[int] | None = None  # the markers Tailor added, when the model wrote none
+    # Verified or flagged (chat._citations.check_support): True when the cited passages support
+    # every claim and figure, False when something is in none of them, None when not checked
+    # (an escalation, a decline, a variant without documents, or an answer with no claim).
+    verified: bool | None = None
+    note: str = ""  # one sentence a reader sees beside the answer: checked, or not found as stated
+    unsupported_claims: list[str] = field(default_factory=list)
+    unsupported_figures: list[str] = field(default_factory=list)
+    disclaimer: str = ""  # the disclaimer appended to `text`; not part of what was said, nor of the history
 
     def to_dict(self) -> dict:
         """JSON-safe: what `tailor ask --json` prints and what the app and evals store."""

@@ -8,6 +8,7 @@ import io
 import json
 
 from evals._aggregate import HEADLINE_METRICS, METRIC_BY_NAME, METRICS
+from evals._stats import MIN_PAIRED
 
 GROUP_ORDER = ["answers", "declining", "retrieval", "grounding", "safety", "latency"]
 HEADLINE = HEADLINE_METRICS  # correctness, declining precision and recall, the model's own citations
@@ -20,6 +21,136 @@ def _rows(report):
             yield metric.name, metric.label, report.metrics[metric.name]
 
 
+# --- the verdict: one sentence that answers "is it better?" ----------------------------------
+# Read from summary dicts (EvalReport.to_dict() or a report's summary.json), so the app can show
+# the verdict of a report the CLI wrote. One rule decides "better" everywhere: the paired 95%
+# interval of the difference excludes 0 on at least MIN_PAIRED questions.
+
+VERDICT_PAIRS = [("base+rag", "tuned+rag"), ("base", "tuned"), ("extract", "base+rag")]
+VERDICT_METRICS = ["f1", "accuracy", "correct_supported"]  # the first measured on both answers "better?"
+HUMAN_NAMES = {
+    "f1": "F1", "accuracy": "accuracy", "em": "exact match", "rouge_l": "ROUGE-L",
+    "decline_precision": "declining precision", "decline_recall": "declining recall",
+    "cites_gold": "cites the right document", "correct_supported": "right and supported",
+    "choice_accuracy": "yes/no preference", "judge": "judge score", "hit@1": "right document first",
+    "hit@k": "right document found", "mrr": "rank of the right document", "recall": "documents found",
+    "context_support": "supported by the passages", "gold_support": "supported by the right document",
+    "cite_valid": "valid markers", "attributed_share": "markers Tailor added", "complied": "followed an injection",
+    "ttft_p50": "first word, median (s)", "ttft_p95": "first word, 95th pct (s)",
+    "total_p50": "whole answer, median (s)", "total_p95": "whole answer, 95th pct (s)",
+}
+
+
+def human_name(metric: str) -> str:
+    return HUMAN_NAMES.get(metric, metric)
+
+
+def interval_excludes_zero(c: dict) -> bool:
+    """The one significance rule of the report, the console and the app."""
+    return (c.get("low") is not None and c.get("high") is not None and (c.get("n") or 0) >= MIN_PAIRED
+            and (c["low"] > 0 or c["high"] < 0))
+
+
+def _better(c: dict) -> int:
+    """+1 when b is better than a on c's metric (by the interval rule), -1 when worse, 0 when unclear."""
+    if not interval_excludes_zero(c):
+        return 0
+    up = c["low"] > 0
+    higher = METRIC_BY_NAME[c["metric"]].higher_is_better if c["metric"] in METRIC_BY_NAME else True
+    return 1 if up == higher else -1
+
+
+def _num(x: float, digits: int = 2) -> str:
+    """Enough digits that a nonzero bound never prints as 0.00 (an interval 'starting at 0.000')."""
+    for d in range(digits, 7):
+        text = f"{x:.{d}f}"
+        if x == 0 or float(text) != 0:
+            return text
+    return f"{x:.2g}"
+
+
+def _pair(summary: dict) -> tuple[str, str] | None:
+    variants = summary.get("variants") or []
+    for a, b in VERDICT_PAIRS:
+        if a in variants and b in variants:
+            return a, b
+    models = [v for v in variants if v != "extract"]
+    return (models[0], models[1]) if len(models) >= 2 else None
+
+
+def _comparison(summary: dict, a: str, b: str, metric: str) -> dict | None:
+    for c in summary.get("comparisons") or []:
+        if c.get("metric") == metric and c.get("diff") is not None and c.get("low") is not None:
+            if (c["a"], c["b"]) == (a, b):
+                return c
+            if (c["a"], c["b"]) == (b, a):  # the same comparison the other way round
+                return {**c, "a": a, "b": b, "diff": -c["diff"], "low": -c["high"], "high": -c["low"]}
+    return None
+
+
+def _questions(n: int, split: str) -> str:
+    noun = "question" if n == 1 else "questions"
+    return f"{n} {split} {noun}" if split in ("test", "dev") else f"{n} {noun}"
+
+
+def verdict(summary: dict) -> str:
+    """'tuned+rag answers better than base+rag: F1 +0.09, 95% CI 0.03..0.15, 120 test questions.'
+    or the honest opposite; '' when the report compares no two model variants."""
+    pair = _pair(summary)
+    if pair is None:
+        return ""
+    a, b = pair
+    split = summary.get("split") or "test"
+    for metric in VERDICT_METRICS:
+        c = _comparison(summary, a, b, metric)
+        if c is None:
+            continue
+        figures = (f"{human_name(metric)} {c['diff']:+.2f}, 95% CI {_num(c['low'])}..{_num(c['high'])}, "
+                   f"{_questions(c['n'], split)}")
+        way = _better(c)
+        if way > 0:
+            return f"{b} answers better than {a}: {figures}."
+        if way < 0:
+            return f"{b} answers worse than {a}: {figures}."
+        more = "" if c["n"] >= 100 else "; more questions would narrow it"
+        return f"No clear difference between {b} and {a}: {figures} (the interval includes 0{more})."
+    return f"{b} and {a} were not both measured on {', '.join(human_name(m) for m in VERDICT_METRICS)}."
+
+
+def regressions(summary: dict) -> list[str]:
+    """Every metric on which a variant is clearly worse than the one it is compared with (by the
+    interval rule), as 'tuned+rag is worse than base+rag on accuracy: 0.333 -> 0.000 (-0.333, 95% CI ...)'."""
+    out = []
+    metrics = summary.get("metrics") or {}
+    pair = _pair(summary)
+    for c in summary.get("comparisons") or []:
+        if c.get("diff") is None or _better(c) >= 0:
+            continue
+        if pair and {c["a"], c["b"]} != set(pair) and "extract" not in (c["a"], c["b"]):
+            continue  # the headline pair, and anything below the extractive floor
+        row = metrics.get(c["metric"], {})
+        va, vb = (row.get(v, {}).get("value") for v in (c["a"], c["b"]))
+        values = f"{_num(va, 3)} -> {_num(vb, 3)} " if va is not None and vb is not None else ""
+        out.append(f"{c['b']} is worse than {c['a']} on {human_name(c['metric'])}: {values}"
+                   f"({c['diff']:+.3f}, 95% CI {_num(c['low'], 3)}..{_num(c['high'], 3)}, n={c['n']})")
+    return out
+
+
+def comparison_sentence(c: dict) -> str:
+    """A comparison in words, 'better' only where the interval excludes 0 (the same rule as the
+    verdict); a headline comparison that Holm's correction does not confirm says so."""
+    label = human_name(c["metric"])
+    figures = f"{c['diff']:+.3f}, 95% CI {_num(c['low'], 3)}..{_num(c['high'], 3)}, n={c['n']}"
+    way = _better(c)
+    if way == 0:
+        return f"{c['b']} vs {c['a']} on {label}: no clear difference ({figures})"
+    word = "better" if way > 0 else "worse"
+    holm = ""
+    if c.get("headline") and c.get("p_holm") is not None and not c.get("significant"):
+        holm = f"; Holm-adjusted p {c['p_holm']:.2g} over the headline metrics: could be chance"
+    return f"{c['b']} is {word} than {c['a']} on {label} ({figures}{holm})"
+
+
 def _digits(name: str) -> int:
     return 2 if METRIC_BY_NAME[name].group == "latency" else 3
 
@@ -29,7 +160,7 @@ def metric_table_md(report) -> str:
     lines = []
     for name, label, row in _rows(report):
         cells = [row[v].fmt(_digits(name)) + (f" n={row[v].n}" if row[v].value is not None else "") for v in report.variants]
-        lines.append(f"| **{name}**: {label} | " + " | ".join(cells) + " |")
+        lines.append(f"| **{human_name(name)}** ({name}): {label} | " + " | ".join(cells) + " |")
     return head + "\n".join(lines)
 
 
@@ -53,7 +184,13 @@ def _header_lines(report) -> list[str]:
 
 
 def report_markdown(report) -> str:
-    parts = [f"# Eval report: {report.suite} ({report.split} split)", "", *_header_lines(report), ""]
+    summary = report.to_dict()
+    parts = [f"# Eval report: {report.suite} ({report.split} split)", ""]
+    if verdict(summary):
+        parts += [f"**{verdict(summary)}**", ""]
+    if regressions(summary):
+        parts += ["**Regressions:**", *[f"- {r}" for r in regressions(summary)], ""]
+    parts += [*_header_lines(report), ""]
     if report.floor_flags:
         parts += ["**Below the extractive floor:**", *[f"- {f}" for f in report.floor_flags], ""]
     if report.notes:
@@ -61,11 +198,11 @@ def report_markdown(report) -> str:
     if report.gate_failures:
         parts += ["**Failed gates:**", *[f"- {g}" for g in report.gate_failures], ""]
     parts += ["## Metrics", "", metric_table_md(report), "", "## Paired comparisons: headline metrics (Holm-corrected)", ""]
-    head = [c for c in report.comparisons if c.headline and c.difference.diff is not None]
-    parts += [f"- {'**' if c.winner else ''}{c.sentence()}{'**' if c.winner else ''}" for c in head] or ["- nothing to compare"]
-    explore = [c for c in report.significant() if not c.headline]
+    head = [c for c in summary["comparisons"] if c["headline"] and c["diff"] is not None and c["low"] is not None]
+    parts += [f"- {'**' if _better(c) else ''}{comparison_sentence(c)}{'**' if _better(c) else ''}" for c in head] or ["- nothing to compare"]
+    explore = [c for c in summary["comparisons"] if not c["headline"] and c["diff"] is not None and _better(c)]
     if explore:
-        parts += ["", "## Other differences (exploratory, uncorrected)", ""] + [f"- {c.sentence()}" for c in explore]
+        parts += ["", "## Other differences (exploratory, uncorrected)", ""] + [f"- {comparison_sentence(c)}" for c in explore]
     parts += ["", "## Where variants disagree", ""]
     if not report.disagreements:
         parts.append("No question where the variants' scores differ by 0.5 or more.")
@@ -124,13 +261,18 @@ def chart_images(report) -> list[tuple[str, str]]:
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:14px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f4f4f4}.sig{color:#0a6b2d}.fail{color:#b00020;font-weight:bold}.q{margin:1.5em 0;border-top:1px solid #ddd;padding-top:.5em}
-.ans{white-space:pre-wrap;font-size:13px}small{color:#666}"""
+.ans{white-space:pre-wrap;font-size:13px}small{color:#555}.verdict{font-size:1.2em}"""
 
 
 def report_html(report) -> str:
     e = html.escape
     out = [f"<!doctype html><html><head><meta charset='utf-8'><title>Eval report: {e(report.suite)}</title>",
            f"<style>{_CSS}</style></head><body><h1>Eval report: {e(report.suite)} ({e(report.split)} split)</h1>"]
+    summary = report.to_dict()
+    if verdict(summary):
+        out.append(f"<p class='verdict'><b>{e(verdict(summary))}</b></p>")
+    if regressions(summary):
+        out.append("<p class='fail'>Regressions:</p><ul>" + "".join(f"<li class='fail'>{e(r)}</li>" for r in regressions(summary)) + "</ul>")
     out += [f"<p>{e(line).replace('**', '')}</p>" for line in _header_lines(report)]
     if report.floor_flags:
         out.append("<p class='fail'>Below the extractive floor:</p><ul>" + "".join(f"<li class='fail'>{e(f)}</li>" for f in report.floor_flags) + "</ul>")
@@ -141,15 +283,16 @@ def report_html(report) -> str:
     out.append("<h2>Metrics</h2><table><tr><th>metric</th>" + "".join(f"<th>{e(v)}</th>" for v in report.variants) + "</tr>")
     for name, label, row in _rows(report):
         cells = "".join(f"<td>{e(row[v].fmt(_digits(name)))}<br><small>n={row[v].n}</small></td>" for v in report.variants)
-        out.append(f"<tr><td><b>{e(name)}</b><br><small>{e(label)}</small></td>{cells}</tr>")
+        out.append(f"<tr><td><b>{e(human_name(name))}</b> <small>({e(name)})</small><br><small>{e(label)}</small></td>{cells}</tr>")
     out.append("</table>")
     for title, png in chart_images(report):
         out.append(f"<h3>{e(title)}</h3><img src=\"data:image/png;base64,{png}\" alt=\"{e(title)}\">")
     out.append("<h2>Paired comparisons: headline metrics (Holm-corrected)</h2><ul>")
-    head = [c for c in report.comparisons if c.headline and c.difference.diff is not None]
-    out += [f"<li class='{'sig' if c.winner else ''}'>{e(c.sentence())}</li>" for c in head] or ["<li>nothing to compare</li>"]
+    head = [c for c in summary["comparisons"] if c["headline"] and c["diff"] is not None and c["low"] is not None]
+    out += [f"<li class='{'sig' if _better(c) else ''}'>{e(comparison_sentence(c))}</li>" for c in head] or ["<li>nothing to compare</li>"]
     out.append("</ul><h2>Other differences (exploratory, uncorrected)</h2><ul>")
-    out += [f"<li>{e(c.sentence())}</li>" for c in report.significant() if not c.headline] or ["<li>none</li>"]
+    out += [f"<li>{e(comparison_sentence(c))}</li>" for c in summary["comparisons"]
+            if not c["headline"] and c["diff"] is not None and _better(c)] or ["<li>none</li>"]
     out.append("</ul><h2>Where variants disagree</h2>")
     if not report.disagreements:
         out.append("<p>No question where the variants' scores differ by 0.5 or more.</p>")
@@ -196,11 +339,16 @@ def print_report(report, console=None) -> None:
         console.print(f"note: {note}")
     for flag in report.floor_flags:
         console.print(f"[yellow]{flag}[/yellow]")
-    headline = [c for c in report.significant() if c.headline]
+    summary = report.to_dict()
+    if verdict(summary):
+        console.print(f"[bold]{verdict(summary)}[/bold]")
+    for line in regressions(summary):
+        console.print(f"[red]regression: {line}[/red]")
+    headline = [c for c in summary["comparisons"] if c["headline"] and c["diff"] is not None and _better(c)]
     for c in headline[:12]:
-        console.print(c.sentence())
-    if report.comparisons and not headline:
-        console.print("no significant difference on the headline metrics (Holm-corrected) between any two variants")
+        console.print(comparison_sentence(c))
+    if summary["comparisons"] and not headline:
+        console.print("no clear difference on the headline metrics between any two variants (every 95% interval includes 0)")
     t = report.timing or {}
     if t.get("answering_s"):
         total = report.elapsed_s or sum(t.values())

@@ -18,13 +18,19 @@ def test_ask_streams_an_answer_with_sources(real_server):
     client = Client(url, verbose=False)
     job = client.submit("When are you open on Saturday?", "base+rag", api_name="/ask")
     updates = list(job)
-    text, sources = job.result()
+    text, result = job.result()
     assert len(updates) >= 2  # partial texts, then the final answer with its sources
-    assert updates[0][1] == []  # sources come with the final update only
+    assert updates[0][1] in ({}, None)  # the JSON comes with the final update only
     assert text.strip() and text.startswith(updates[0][0].rstrip()[:1])
+    sources = result["sources"]
     assert sources and sources[0]["source"] in {"hours.md", "billing.md", "vaccines.txt"}
-    assert {"n", "source", "page", "score", "snippet", "chunk_id"} <= set(sources[0])
+    assert {"n", "source", "title", "section", "page", "score", "snippet", "chunk_id", "supports", "attributed"} <= set(sources[0])
     assert "hours.md" in [s["source"] for s in sources]
+    # Verified or flagged, in words: a 12-token SmolLM2 answer is checked against what it cites.
+    assert result["verified"] in (True, False, None) and isinstance(result["unsupported_figures"], list)
+    if result["verified"] is False:
+        assert result["note"].startswith("Not found in the documents as stated: check with the front desk")
+    assert result["declined"] is False and result["escalation"] is None
 
 
 def test_ask_rejects_empty_question_and_unknown_variant(real_server):
@@ -83,20 +89,29 @@ def test_eight_concurrent_clients_are_served_at_once(fake_server):
     assert peak[0] >= 4  # the queue ran them side by side, not one after another
 
 
-def test_eval_tab_shows_metrics_chart_and_answers_from_a_real_report(real_server):
-    from app import _eval_outputs
+def test_eval_tab_shows_the_latest_report_with_its_verdict(real_server):
+    """A report written by run_eval (as `tailor eval` writes it) is what the Eval tab shows on
+    open: the verdict sentence, metrics by their human names, every answer, a downloadable file."""
+    from app import eval_estimate, latest_report_dir, report_view
     from evals import run_eval
 
     _, folder, live = real_server
     report = run_eval(folder, live.cfg, variants=["base", "base+rag"], limit=2, progress=False, assistant=live.assistant,
                       split="all")
-    status, metrics, chart, per_question = _eval_outputs(report)
-    assert "2 questions x 3 variants" in status and "report.html" in status  # extract, the floor, runs too
-    assert metrics.headers == ["metric", "extract", "base", "base+rag"] and len(metrics.value["data"]) >= 3
-    assert chart is not None and chart.size[0] > 100
-    rows = per_question.value["data"]
-    assert len(rows) == 2 and {r[0] for r in rows} <= {"q1", "q2", "q3"}
-    assert all(cell.startswith("[") for r in rows for cell in r[3:])  # "[score] answer" per variant
+    assert latest_report_dir(folder) == report.dir
+    verdict, status, table, headers, rows, q_headers, html = report_view(latest_report_dir(folder))
+    assert verdict.startswith("**") and ("base+rag" in verdict and "base" in verdict)
+    assert "2 questions (all split) x 3 variants" in status  # extract, the floor, runs too
+    assert headers == ["metric (95% interval)", "extract", "base", "base+rag"]
+    assert any(r[0] == "declining recall (decline_recall)" for r in table)
+    assert len(rows) == 2 and all(cell.startswith("[") for r in rows for cell in r[2:])  # "[score] answer" per variant
+    from app import questions_html, table_html
+
+    assert "<th scope='col'>base+rag</th>" in table_html(table, headers, "Metrics") and questions_html(rows, q_headers).count("<details") == 2
+    assert html == str(report.dir / "report.html")
+    estimate = eval_estimate(folder, "all", ["base", "base+rag"], 20, live.cfg.evals.test_share)
+    assert "x 2 variants: about" in estimate and "from the last eval on this machine" in estimate
+    assert report_view(None)[0].startswith("No eval report yet")
 
 
 def test_eight_concurrent_asks_on_the_real_model_each_get_their_own_complete_answer(real_server):
@@ -112,8 +127,8 @@ def test_eight_concurrent_asks_on_the_real_model_each_get_their_own_complete_ans
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         together = list(pool.map(one, questions))
     assert all(text.strip() for text, _ in together)
-    for text, sources in together:  # every [n] in an answer resolves to a listed source
-        assert {int(n) for n in re.findall(r"\[(\d+)\]", text)} <= {s["n"] for s in sources}
-    assert sum(bool(sources) for _, sources in together) >= 4
+    for text, result in together:  # every [n] in an answer resolves to a listed source
+        assert {int(n) for n in re.findall(r"\[(\d+)\]", text)} <= {s["n"] for s in result["sources"]}
+    assert sum(bool(result["sources"]) for _, result in together) >= 4
     alone = [one(q) for q in questions]
     assert [t for t, _ in together] == [t for t, _ in alone]

@@ -180,3 +180,33 @@ def test_pair_tally_counts_wins_and_ties():
         {"variants": ["base", "tuned"], "winner": "both_bad"},
     ]
     assert pair_tally(votes) == {("base", "tuned"): {"base": 1, "tuned": 2, "tie": 1}}
+
+
+def test_a_vote_says_what_it_saves_and_can_be_undone(tmp_path):
+    """The preview names the pairs before anything is written; undo removes the vote and its
+    pairs (and only those), so the next build never trains on a click made by mistake."""
+    from app import undo_vote, vote_preview
+    from knowledge.errors import InputError
+
+    preview = vote_preview("Flu shot price?", ["base", "tuned+rag"], ["Flujelly costs $5.", "A flu shot is $38 [1]."], "tuned+rag")
+    assert "1 training pair" in preview and "prefer “A flu shot is $38 [1].” (tuned+rag) over “Flujelly costs $5.” (base)" in preview
+    assert "no training pair" in vote_preview("q", ["base", "tuned"], ["a", "b"], "tie")
+    assert not feedback_paths(tmp_path)[0].exists()  # a preview writes nothing
+
+    keep, _ = record_vote(tmp_path, "Open Sunday?", ["base", "tuned"], ["Yes.", "No [1]."], "tuned")
+    oops, pairs = record_vote(tmp_path, "Flu shot price?", ["base", "tuned+rag"], ["Flujelly $5.", "$38 [1]."], "base")
+    assert len(pairs) == 1
+    assert undo_vote(tmp_path, oops["id"]) == (1, 1)
+    votes_path, prefs_path = feedback_paths(tmp_path)
+    assert [v["id"] for v in read_jsonl(votes_path)] == [keep["id"]]
+    assert [p["vote_id"] for p in read_jsonl(prefs_path)] == [keep["id"]]
+    with pytest.raises(InputError, match="no longer in feedback"):
+        undo_vote(tmp_path, oops["id"])
+
+
+def test_the_leaderboard_gives_an_interval_only_after_enough_games():
+    votes = [{"variants": ["base", "tuned"], "winner": "tuned", "build_id": "b"}]
+    row = {r["name"]: r for r in leaderboard(votes, samples=20, min_games=20)}
+    assert row["tuned"]["games"] == 1 and row["tuned"]["ci_low"] is None and row["tuned"]["ci_high"] is None
+    many = [{"variants": ["base", "tuned"], "winner": w, "build_id": "b"} for w in ["tuned", "base", "tuned", "tie"] * 6]
+    assert all(r["ci_low"] is not None for r in leaderboard(many, samples=20, min_games=20))

@@ -113,7 +113,7 @@ def test_report_files_are_written_and_html_is_self_contained(suite_folder, embed
     md = (report.dir / "report.md").read_text()
     assert '<img src="data:image/png;base64,' in html
     assert not re.search(r"(src|href)=[\"']?https?://", html) and "<script src" not in html
-    assert "| **f1**: " in md and "base+rag" in md
+    assert "(f1): " in md and "base+rag" in md
     assert "## Where variants disagree" in md and "horse" in md  # base answered it, base+rag declined
     summary = json.loads((report.dir / "summary.json").read_text())
     assert summary["metrics"]["decline_recall"]["base"]["value"] == 0.5
