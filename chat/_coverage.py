@@ -240,6 +240,13 @@ class CoverageCheck:
         strong = [t for t in absent if t.kind == "name"]
         if strong:
             return strong
+        if vocab.n_chunks * ANCHOR_SHARE < 1:
+            # A small folder (a clinic's few pages) cannot say which words are rare, nor tell a
+            # paraphrase ("instalments" for "payment plans") from a missing subject: only a
+            # missing name declines there.
+            absent = [t for t in absent if t.kind != "rare"]
+            if not absent:
+                return []
         return [] if self._anchored(question, terms, absent, hits) else absent
 
     def _anchored(self, question: str, terms: list[Term], absent: list[Term], hits) -> bool:

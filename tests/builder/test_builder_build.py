@@ -1,6 +1,7 @@
 """`tailor build` on the tiny model: training changes the weights, stages cache, an interrupted
 build leaves the previous one usable and resumes, bad input stops the build with nothing lost."""
 import json
+import re
 import shutil
 
 import pytest
@@ -36,7 +37,7 @@ def test_build_trains_exports_and_records(built):
 
     manifest = json.loads((b / "manifest.json").read_text())
     assert manifest["model_dir"] == "model" and manifest["adapter_dir"] == "adapters/dpo" and manifest["index_dir"] == "index"
-    assert manifest["retrieval"] == {"k": 2, "mode": "hybrid", "tuned_prompt_tokens": 256}  # sft.max_length of the fixture
+    assert manifest["retrieval"] == {"k": 2, "mode": "hybrid", "tuned_prompt_tokens": 512}  # sft.max_length of the fixture
     assert manifest["decline"]["threshold"] > 0 and "general_questions" in manifest["decline"]["method"]
     record = manifest["record"]
     assert record["sft"]["train_loss"] > 0 and record["sft"]["tokens_per_s"] > 0
@@ -125,17 +126,28 @@ def test_bad_line_stops_the_build_and_loses_nothing(built_copy):
     assert (built_copy / "build" / "manifest.json").read_bytes() == old_manifest
 
 
-def test_long_examples_are_truncated_and_counted(built_copy):
+def test_a_long_answer_ends_at_a_sentence_and_is_never_truncated(built_copy):
+    """The answer is reserved before the evidence is fitted: a row never loses its answer's tail
+    (its [n] and end-of-turn token) to truncation. An answer longer than generation.max_new_tokens
+    (which serving could never finish) ends at its last whole sentence, counted in the log."""
     before = json.loads((built_copy / "build" / "stages" / "data.json").read_text())["result"]
     long_answer = "Harbor Clinic is open Monday to Friday from 8:00 to 18:00. " + "We also answer the phone. " * 80
     with (built_copy / "data" / "conversations.jsonl").open("a") as fh:
         fh.write(json.dumps({"messages": [{"role": "user", "content": "Tell me everything?"}, {"role": "assistant", "content": long_answer}]}) + "\n")
     summary = build(built_copy, load_config(built_copy), only="data", quiet=True)
     data = summary.stage("data").result
-    def truncated(d):
-        return d["train_contexts"]["truncated"] + d["eval_contexts"]["truncated"]
 
-    assert truncated(data) == truncated(before) + 1 and (13 in data["train_contexts"]["truncated_lines"] or 13 in data["eval_contexts"]["truncated_lines"])
+    def count(d, key):
+        return d["train_contexts"][key] + d["eval_contexts"][key]
+
+    assert count(data, "truncated") == count(before, "truncated") == 0
+    assert count(data, "answers_shortened") == count(before, "answers_shortened") + 1
+    rows = [json.loads(x) for name in ("sft_train.jsonl", "sft_eval.jsonl")
+            for x in (built_copy / "build" / "data" / name).read_text().splitlines()]
+    (row,) = [r for r in rows if r["messages"][-2]["content"] == "Tell me everything?"]
+    said = row["messages"][-1]["content"]
+    assert said.startswith("Harbor Clinic is open") and len(said) < len(long_answer)
+    assert re.sub(r" \[\d+\]$", "", said).endswith("phone.")  # a whole sentence, then its citation
     assert "ran only data" in str(summary) and not summary.manifest_written
 
 
