@@ -102,7 +102,11 @@ def trainer_config(cfg, output_dir: Path, steps_hint: int | None = None):
         loss_type=losses,
         loss_weights=weights,
         beta=d.beta,
-        per_device_train_batch_size=d.batch_size,
+        # On a CPU one pair per forward pass, its gradients summed over batch_size passes: four
+        # 1,280-token pairs at once (policy and reference, attention kept for the backward pass)
+        # took 23.5 GB and were killed on a 24 GB machine (shared clinic data).
+        per_device_train_batch_size=d.batch_size if use_cuda() else 1,
+        gradient_accumulation_steps=1 if use_cuda() else d.batch_size,
         per_device_eval_batch_size=1,  # one pair per eval step: the per-pair figures below come from it
         max_length=d.max_length,
         gradient_checkpointing=False,
@@ -174,7 +178,7 @@ def run_dpo(
     train_s = time.time() - t0
     steps = int(result.global_step)
     planned = int(trainer.state.max_steps)
-    seen = min(len(train_pairs) * args.num_train_epochs, steps * args.per_device_train_batch_size)
+    seen = min(len(train_pairs) * args.num_train_epochs, steps * args.per_device_train_batch_size * args.gradient_accumulation_steps)
 
     # 3. The held-out pairs, after training and before it: TRL scores each pair with the trained
     #    adapter and with the reference, a frozen copy of the SFT start, in the same pass.
