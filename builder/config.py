@@ -69,7 +69,7 @@ class DPOConfig(BaseModel):
         1.0, ge=0, description="Weight of an SFT term (NLL of the chosen answer) added to the DPO loss, so chosen answers "
         "are not pushed down along with rejected ones (RPO, Pang et al. 2024); 0 trains plain DPO."
     )
-    batch_size: int = Field(4, ge=1, description="Preference pairs per step.")
+    batch_size: int = Field(4, ge=1, description="Preference pairs per optimizer step (on a CPU one pair per forward pass, gradients summed over this many).")
     max_length: int = Field(
         1280, ge=64, description="Longest prompt + answer in tokens. Pairs carry the same evidence as SFT rows, fitted into "
         "sft.max_length; keep this at least as long so TRL never cuts them."
