@@ -150,3 +150,20 @@ def test_cpu_time_budget_stops_before_a_step_that_would_overrun(monkeypatch):
     unlimited.on_train_begin(None, state, control)
     unlimited.on_step_end(None, state, control)
     assert not control.should_training_stop  # a GPU (no budget) trains on every pair
+
+
+def test_dpo_is_skipped_on_a_cpu_when_its_pairs_do_not_fit_the_budget(tokenizer):
+    """A pass cut after a step or two is a stub: DPO runs only when every pair fits the time
+    budget at the rate SFT measured, and otherwise says how long it would need."""
+    from types import SimpleNamespace
+
+    from builder._build import _dpo_over_budget
+    from builder.config import TailorConfig
+
+    pair = {"prompt": [{"role": "user", "content": "How much is a consultation? " * 20}],
+            "chosen": [{"role": "assistant", "content": "60 euros."}], "rejected": [{"role": "assistant", "content": "Free."}]}
+    b = SimpleNamespace(cfg=TailorConfig(), tokenizer=tokenizer, result=lambda stage: {"tokens_per_s": 50.0})
+    assert _dpo_over_budget(b, [pair] * 4, budget=300) is None  # ~1,000 tokens: 20 s
+    why = _dpo_over_budget(b, [pair] * 100, budget=300)
+    assert why and "100 pairs" in why and "dpo.max_seconds 300" in why and "min on this CPU" in why
+    assert _dpo_over_budget(b, [pair] * 100, budget=None) is None  # a GPU: no budget, every pair trains
