@@ -475,19 +475,22 @@ def _stage_dpo(b: _Build) -> tuple[dict, str]:
     return result, note
 
 
+DPO_COST = 2.0  # seconds of DPO per token, relative to SFT's: 151 s per 8,144-token step against SFT's 106 tokens/s
+
+
 def _dpo_over_budget(b: _Build, train: list[dict], budget: float | None) -> str | None:
     """Why DPO is skipped on this CPU, or None. A pass that stops after a step or two of many
     changes nothing measurable (shared clinic data: 1 of 16 steps fit 300 s, 151 s per 4 pairs),
     so DPO trains only when every pair fits dpo.max_seconds, estimated from the tokens the pairs
     hold and the rate SFT just measured on this machine (a DPO pair reads its prompt with each
-    answer, plus a reference pass: measured at about SFT's tokens per second)."""
+    answer, plus a reference pass: measured at half SFT's tokens per second, 54 against 106)."""
     rate = (b.result("sft") or {}).get("tokens_per_s")
     if not budget or not rate or not train:
         return None
     from ._data import token_length
 
     tokens = sum(token_length(b.tokenizer, [*p["prompt"], *p[side]]) for p in train for side in ("chosen", "rejected"))
-    needed = tokens * b.cfg.builder.dpo.epochs / rate
+    needed = tokens * b.cfg.builder.dpo.epochs * DPO_COST / rate
     if needed <= budget:
         return None
     return (f"DPO on {len(train)} pairs needs about {needed / 60:.0f} min on this CPU ({tokens:,} tokens at SFT's {rate:.0f} tokens/s), "
