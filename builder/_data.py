@@ -73,10 +73,6 @@ def retrieve(kb, turns: list[dict], k: int, mode: str | None) -> list:
     return kb.search(retrieval_query(turns[last]["content"], turns[:last]), k=k, mode=mode)
 
 
-def _numbers(text: str) -> list:
-    return parse_numbers(text)
-
-
 def _same_number(a, b) -> bool:
     pairs = [(a.value, b.value), (a.mantissa, b.mantissa)]
     return any(abs(x - y) <= 0.005 * max(abs(y), 1e-9) for x, y in pairs)
@@ -101,11 +97,11 @@ def answer_recall(answer: str, passage: str, question: str = "") -> float:
     little else ("2018; 2019.") says nothing about which passage it came from: unless at least
     three of its words or numbers are not years, the passage must also hold half of the
     question's words."""
-    words, numbers = _words(answer), _numbers(answer)
+    words, numbers = _words(answer), parse_numbers(answer)
     total = len(words) + len(numbers)
     if not total:
         return 0.0
-    have_words, have_numbers = _words(passage), _numbers(passage)
+    have_words, have_numbers = _words(passage), parse_numbers(passage)
     found = len(words & have_words) + sum(any(_same_number(n, m) for m in have_numbers) for n in numbers)
     recall = found / total
     informative = len(words) + sum(not _is_year(n) for n in numbers)
@@ -206,12 +202,11 @@ def render_train(convs: list[Conversation], kb, cfg, tokenizer) -> tuple[list[di
         hits = retrieve(kb, conv.messages, k, mode)
         # RAFT applies to the last answer (the one the evidence is for); earlier turns are
         # history, answered from their own evidence, exactly as when serving a follow-up.
-        found.append((hits, find_oracle(kb, question, conv.messages[-1]["content"], hits, min_recall, mode)))
+        found.append((history, question, hits, find_oracle(kb, question, conv.messages[-1]["content"], hits, min_recall, mode)))
     # Exactly the configured share of the rows that have an answering passage get distractors only.
-    with_oracle = [i for i, (_, oracle) in enumerate(found) if oracle is not None]
+    with_oracle = [i for i, (*_, oracle) in enumerate(found) if oracle is not None]
     distract = set(rng.sample(with_oracle, round(cfg.builder.raft_distractor_only * len(with_oracle))))
-    for i, (conv, (hits, oracle)) in enumerate(zip(convs, found)):
-        history, question = _history(conv)
+    for i, (conv, (history, question, hits, oracle)) in enumerate(zip(convs, found)):
         reference = conv.messages[-1]["content"]
         answer, shortened = shorten_answer(tokenizer, reference, cfg.generation.max_new_tokens)
         stats.answers_shortened += shortened
