@@ -433,7 +433,7 @@ class Assistant:
         if answer.verified is True:
             answer.note = SUPPORTED_NOTE
         elif answer.verified is False:
-            figures = f" (figures in no cited passage: {', '.join(answer.unsupported_figures)})" if answer.unsupported_figures else ""
+            figures = f" (figures the cited passages do not give for this: {', '.join(answer.unsupported_figures)})" if answer.unsupported_figures else ""
             answer.note = NOT_FOUND_NOTE[:-1] + figures + "."
 
     def _attribution(self, text: str, used_hits) -> list[int]:

@@ -193,15 +193,38 @@ def passage_units(text: str) -> list[str]:
     return units
 
 
+_VERB_NEGATION = re.compile(r"\b(?:not|never|cannot)\b|n't\b", re.I)
+
+
+def _affirmed(claim: str) -> str:
+    """A negated claim said the other way: "We do not give flu shots" -> "We do give flu shots"."""
+    text = re.sub(r"\bwon't\b", "will", claim, flags=re.I)
+    text = re.sub(r"\bcan't\b|\bcannot\b", "can", text, flags=re.I)
+    text = re.sub(r"n't\b", "", text, flags=re.I)
+    return re.sub(r"\s+", " ", re.sub(r"\b(?:not|never)\b", " ", text, flags=re.I)).strip()
+
+
 def support_matrix(claim_list: list[str], hits: list, embedder, threshold: float = SUPPORT_THRESHOLD) -> np.ndarray:
-    """claims x hits, True where the hit's chunk supports the claim (meaning and facts both)."""
+    """claims x hits, True where the hit's chunk supports the claim (meaning and facts both).
+
+    A negated claim is supported by a close negated unit, unless a passage says the opposite:
+    the claim said the other way ("We do give flu shots" for "We do not give flu shots") is
+    closer to one of its plain sentences, and that sentence itself holds the claim's words. Then
+    the claim contradicts the passage and no passage supports it. (Embeddings barely see "not":
+    "we do not give flu shots" is as close to "flu shots cover ... with no copay" as to "we give
+    flu shots"; the words of the one sentence decide.)"""
     units = [(n, u) for n, hit in enumerate(hits) for u in passage_units(hit.chunk.text)]
     supported = np.zeros((len(claim_list), len(hits)), dtype=bool)
     if not claim_list or not units:
         return supported
-    vectors = np.asarray(embedder.encode(claim_list + [u for _, u in units]), dtype=np.float32)
+    # Only a negated verb ("do not", "isn't", "never") is said the other way: "no" and "without"
+    # mostly qualify ("with no income, a signed statement is enough").
+    flipped = [i for i, c in enumerate(claim_list) if _VERB_NEGATION.search(c)]
+    texts = claim_list + [_affirmed(claim_list[i]) for i in flipped] + [u for _, u in units]
+    vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    sims = vectors[: len(claim_list)] @ vectors[len(claim_list):].T  # claims x units
+    n_rows = len(claim_list) + len(flipped)
+    sims = vectors[:n_rows] @ vectors[n_rows:].T  # (claims, then affirmed claims) x units
     owner = np.array([n for n, _ in units])
     facts = [_passage_facts(hit.chunk.text) for hit in hits]
     negated = np.array([_negated(u) for _, u in units])
@@ -214,6 +237,13 @@ def support_matrix(claim_list: list[str], hits: list, embedder, threshold: float
             # is close to "we give flu shots" in meaning-space, and says the opposite).
             close = mine & (sims[i] >= threshold) & (negated == _negated(claim))
             supported[i, j] = bool(close.any()) and states_nothing_new(claim, facts[j])
+    for row, i in enumerate(flipped, start=len(claim_list)):
+        own = max((sims[i, u] for u, (_, text) in enumerate(units)
+                   if negated[u] and sims[i, u] >= threshold and states_nothing_new(claim_list[i], _passage_facts(text))), default=0.0)
+        affirmed = _affirmed(claim_list[i])
+        if any(not negated[u] and sims[row, u] >= threshold and sims[row, u] > own and states_nothing_new(affirmed, _passage_facts(text))
+               for u, (_, text) in enumerate(units)):
+            supported[i, :] = False
     return supported
 
 
@@ -295,6 +325,45 @@ def unsupported_figures(text: str, passages: list[str]) -> list[str]:
     return [f for f in figures(text) if not found(f)]
 
 
+_AMOUNT_WORDS = {"thousand", "million", "billion", "trillion", "dollar", "cent", "usd", "approximately", "about", "around", "total"}
+
+
+def misplaced_prices(text: str, passages: list[str]) -> list[str]:
+    """Prices of the answer that the passages hold, but never for what the answer says they are
+    for: "A standard visit is $15" against a fee list where $15 is the paper copy of a record.
+    A price belongs to the words before it in its sentence, back to the price before it (a fee
+    table read from a PDF is one run of "Standard visit (20 minutes) $125 Adult annual physical
+    $210"), or to the words after it when it leads ("$38 for a flu shot"); the claim naming it
+    must share a content word with them. A claim with fewer than two other content words is not
+    judged: it names nothing to place the price by."""
+    out = []
+    segments = [s for passage in passages for s in re.split(r"(?<=[.!?])\s+", passage)]
+    for claim in claims(text):
+        words = {w for w in content_words(claim) if not w.isdigit()} - _AMOUNT_WORDS
+        if len(words) < 2:  # "$58.2 million.", "Calculation: $213,654-$239,275.": nothing to place it by
+            continue
+        for figure in _PRICE.findall(claim):
+            figure = figure.strip().rstrip(",")
+            labels = [label for segment in segments for label in _price_labels(segment, _price(figure))]
+            if labels and not any(words & content_words(label) for label in labels) and figure not in out:
+                out.append(figure)
+    return out
+
+
+def _price_labels(segment: str, price: str) -> list[str]:
+    """The words naming each occurrence of `price` in one sentence of a passage."""
+    marks = list(_PRICE.finditer(segment))
+    labels = []
+    for k, m in enumerate(marks):
+        if _price(m.group(0).strip().rstrip(",")) != price:
+            continue
+        label = segment[marks[k - 1].end() if k else 0: m.start()]
+        if len(content_words(label)) < 2:
+            label += " " + segment[m.end(): marks[k + 1].start() if k + 1 < len(marks) else len(segment)]
+        labels.append(label)
+    return labels
+
+
 _PRICE = re.compile(r"\$\s?\d[\d,]*(?:\.\d+)?")
 
 
@@ -312,13 +381,15 @@ def check_support(text: str, hits: list, embedder, cited: list[int] | None = Non
     question is whether anything it was given supports it). Returns
     {"verified": True/False, or None for an answer that states nothing to check,
      "unsupported_claims": [sentences no cited passage supports],
-     "unsupported_figures": [figures in no cited passage],
+     "unsupported_figures": [figures in no cited passage, or given there for something else],
      "supporting": [the [n] of cited passages that support at least one claim]}.
     """
     numbers = [n for n in (cited or range(1, len(hits) + 1)) if 1 <= n <= len(hits)]
     chosen = [hits[n - 1] for n in numbers]
     claim_list = claims(text)
-    bad_figures = unsupported_figures(text, [h.chunk.text for h in chosen])
+    passages = [h.chunk.text for h in chosen]
+    bad_figures = unsupported_figures(text, passages)
+    bad_figures += [f for f in misplaced_prices(text, passages) if f not in bad_figures]
     if not claim_list:
         return {"verified": None if not bad_figures else False, "unsupported_claims": [],
                 "unsupported_figures": bad_figures, "supporting": []}

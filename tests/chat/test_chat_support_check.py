@@ -1,10 +1,25 @@
 """Verified or flagged: each answer says whether the passages it cites support what it says,
 checked with the real embedder over the real index (chat._citations.check_support), and the
 figures it gives that no cited passage holds are named."""
+import pytest
+
 from chat import Assistant, GenerationConfig
 from chat._citations import NOT_FOUND_NOTE, figures, unsupported_figures
 from chat._terminal import format_sources, verdict_line, without_disclaimer
 from chat.config import ChatConfig
+from knowledge import Chunk, Hit
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    from knowledge import load_embedder
+
+    return load_embedder("all-minilm-l6-v2")
+
+
+def as_hits(passages):
+    return [Hit(chunk=Chunk(id=f"c{i}", text=t, source=f"d{i}.md", page=None), score=1.0, similarity=0.5, rank=i)
+            for i, t in enumerate(passages, start=1)]
 
 
 def scripted_assistant(real_kb, tiny_model_dir, monkeypatch, reply, **kw):
@@ -75,3 +90,39 @@ def test_a_price_must_be_a_price_in_the_passage_and_a_negation_is_not_support(re
     assert answer.sources[0].source == "vaccines.md" and answer.verified is False
     reply["text"] = "We give flu shots every autumn [1]."
     assert scripted_assistant(real_kb, tiny_model_dir, monkeypatch, reply).answer("Do you give flu shots?").verified is True
+
+
+VACCINES = ("Willowmere Family Clinic offers routine vaccines for children and adults, seasonal flu shots, and travel "
+            "vaccines.\nFrom September 15 to December 15 we run a walk-in flu shot clinic on Tuesdays. No appointment is "
+            "needed. Outside these times, flu shots can be given at any scheduled visit.\nStandard flu shot without "
+            "insurance: $38\nMost insurance plans, including Medicare Part B, cover flu shots with no copay.")
+# A fee table as a PDF page reads: each item, then its price, with durations in between.
+FEES = ("Service\nSelf-pay price\nNew-patient visit (45 minutes)\n$185\nStandard visit (20 minutes)\n$125\n"
+        "Adult annual physical\n$210\nPaper copy of medical records\n$15 per request\nLab draw fee, per visit (tests extra)\n$18")
+
+
+def test_a_denial_of_what_the_passage_says_is_flagged(minilm):
+    """"We do not provide flu shots" is close to "...cover flu shots with no copay" (both negated)
+    and shares its words; the passage's plain "flu shots can be given" says the opposite."""
+    from chat._citations import check_support
+
+    hits = as_hits([VACCINES])
+    denied = check_support("We do not provide flu shots [1].", hits, minilm)
+    assert denied["verified"] is False and denied["supporting"] == []
+    assert [c.strip() for c in denied["unsupported_claims"]] == ["We do not provide flu shots ."]
+    # A true negation of the same passage is still checked as supported.
+    assert check_support("No appointment is needed for the walk-in flu shot clinic [1].", hits, minilm)["verified"] is True
+    assert check_support("Most insurance plans cover flu shots with no copay [1].", hits, minilm)["verified"] is True
+
+
+def test_a_price_the_passage_gives_for_something_else_is_flagged(minilm):
+    """"$15" is in the fee table, as the paper copy of a record, not the standard visit."""
+    from chat._citations import check_support, misplaced_prices
+
+    assert misplaced_prices("The self-pay price for a standard visit is $15.", [FEES]) == ["$15"]
+    for right in ("A standard visit is $125 if you pay yourself.", "A paper copy of your records costs $15 per request.",
+                  "An adult annual physical is $210 self-pay.", "There's an $18 lab draw fee per visit, plus the tests.",
+                  "$58.2 million.", "Calculation: $185 - $125."):
+        assert misplaced_prices(right, [FEES]) == [], right
+    check = check_support("The self-pay price for a standard visit is $15 [1].", as_hits([FEES]), minilm)
+    assert check["verified"] is False and check["unsupported_figures"] == ["$15"]
