@@ -423,7 +423,7 @@ class Assistant:
         if embedder is None or not said.strip():
             return
         cited = [c.n for c in answer.sources if c.cited]
-        check = check_support(said, used_hits, embedder, cited or None)
+        check = check_support(said, used_hits, embedder, cited or None, question=answer.question)
         answer.verified = check["verified"]
         answer.unsupported_claims = check["unsupported_claims"]
         answer.unsupported_figures = check["unsupported_figures"]

@@ -167,8 +167,18 @@ def is_claim(sentence: str) -> bool:
     return len(sentence.split()) >= MIN_CLAIM_WORDS and bool(content_words(sentence))
 
 
+# A passage's label as the prompt shows it, "(Opening hours (hours.md))": a model that copies
+# one into its answer states nothing by it (2 of 40 tuned answers on the clinic example's dev split).
+_LABEL_ECHO = re.compile(r"\((?:[^()]*\()?[^()\s]+\.(?:md|markdown|txt|html?|pdf|docx)\)\)?", re.I)
+
+
 def claims(text: str) -> list[str]:
-    return [c for c in sentences(_MARKER.sub("", text)) if is_claim(c)]
+    return [c for c in sentences(_LABEL_ECHO.sub(" ", _MARKER.sub("", text))) if is_claim(c)]
+
+
+def states_anything(text: str) -> bool:
+    """Whether an answer says anything beyond markers and copied passage labels ("Yes." does)."""
+    return bool(re.search(r"\w", _LABEL_ECHO.sub(" ", _MARKER.sub(" ", text or ""))))
 
 
 # --- attribution ----------------------------------------------------------------------------
@@ -325,21 +335,28 @@ def unsupported_figures(text: str, passages: list[str]) -> list[str]:
     return [f for f in figures(text) if not found(f)]
 
 
-_AMOUNT_WORDS = {"thousand", "million", "billion", "trillion", "dollar", "cent", "usd", "approximately", "about", "around", "total"}
+_AMOUNT_WORDS = {"thousand", "million", "billion", "trillion", "dollar", "cent", "usd", "approximately", "around", "respective"}
 
 
-def misplaced_prices(text: str, passages: list[str]) -> list[str]:
+# Words that say an amount is a price, not what it is the price of ("the self-pay price is $55").
+_PRICE_WORDS = {"price", "cost", "fee", "charge", "pay", "self", "paid", "rate", "insurance", "without", "service", "amount", "much"}
+
+
+def misplaced_prices(text: str, passages: list[str], question: str = "") -> list[str]:
     """Prices of the answer that the passages hold, but never for what the answer says they are
     for: "A standard visit is $15" against a fee list where $15 is the paper copy of a record.
     A price belongs to the words before it in its sentence, back to the price before it (a fee
     table read from a PDF is one run of "Standard visit (20 minutes) $125 Adult annual physical
     $210"), or to the words after it when it leads ("$38 for a flu shot"); the claim naming it
-    must share a content word with them. A claim with fewer than two other content words is not
-    judged: it names nothing to place the price by."""
+    must share a content word with them, leaving out the words that only say it is a price
+    ("self-pay", "fee"). An answer naming nothing else ("The self-pay price is $55.") is placed by
+    the question's words; with fewer than two such words in both, the price is not judged."""
     out = []
     segments = [s for passage in passages for s in re.split(r"(?<=[.!?])\s+", passage)]
     for claim in claims(text):
-        words = {w for w in content_words(claim) if not w.isdigit()} - _AMOUNT_WORDS
+        words = {w for w in content_words(claim) if not w.isdigit()} - _AMOUNT_WORDS - _PRICE_WORDS
+        if len(words) < 2:  # "The self-pay price is $55.": what it is the price of is in the question
+            words |= {w for w in content_words(question) if not w.isdigit()} - _AMOUNT_WORDS - _PRICE_WORDS
         if len(words) < 2:  # "$58.2 million.", "Calculation: $213,654-$239,275.": nothing to place it by
             continue
         for figure in _PRICE.findall(claim):
@@ -351,17 +368,18 @@ def misplaced_prices(text: str, passages: list[str]) -> list[str]:
 
 
 def _price_labels(segment: str, price: str) -> list[str]:
-    """The words naming each occurrence of `price` in one sentence of a passage."""
+    """The words naming each occurrence of `price` in one sentence of a passage. A price right
+    after another ("United States $65.8 $62.8": a table's next column) has the other's label."""
     marks = list(_PRICE.finditer(segment))
-    labels = []
+    every: list[str] = []
     for k, m in enumerate(marks):
-        if _price(m.group(0).strip().rstrip(",")) != price:
-            continue
         label = segment[marks[k - 1].end() if k else 0: m.start()]
-        if len(content_words(label)) < 2:
+        if k and not content_words(label) - _AMOUNT_WORDS:  # "$2.3 million, $2.1 million and $1.9 million"
+            label = every[k - 1]
+        elif len(content_words(label) - _AMOUNT_WORDS) < 2:  # the price leads: "$38 for a standard flu shot"
             label += " " + segment[m.end(): marks[k + 1].start() if k + 1 < len(marks) else len(segment)]
-        labels.append(label)
-    return labels
+        every.append(label)
+    return [label for m, label in zip(marks, every) if _price(m.group(0).strip().rstrip(",")) == price]
 
 
 _PRICE = re.compile(r"\$\s?\d[\d,]*(?:\.\d+)?")
@@ -372,14 +390,57 @@ def _price(text: str) -> str:
     return value[:-3] if value.endswith(".00") else value
 
 
+# A passage sentence this close to a claim restates it (chosen on the clinic example's answers:
+# see conflicting_figures); its prices and clock times are the ones the claim should give.
+RESTATES = 0.80
+_CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s?([ap])\.?m\.?(?![a-z])|\b(\d{1,2}):(\d{2})\b", re.I)
+
+
+def _prices_and_times(text: str) -> set[str]:
+    """A text's prices ("$125") and clock times ("13:00" for 1 pm, 1:00 pm and 13:00), normalised."""
+    found = {"$" + _price(m.strip().rstrip(",")) for m in _PRICE.findall(text)}
+    for m in _CLOCK.finditer(text):
+        if m.group(3):
+            hour = int(m.group(1)) % 12 + (12 if m.group(3).lower() == "p" else 0)
+            found.add(f"{hour}:{m.group(2) or '00'}")
+        else:
+            found.add(f"{int(m.group(4))}:{m.group(5)}")
+    return found
+
+
+def conflicting_figures(text: str, passages: list[str], embedder, near: float = RESTATES) -> list[str]:
+    """Prices and clock times of the answer that the passage sentence restating its claim gives
+    otherwise: "We are open on Saturday from 8:30 am - 12:30 pm" against "We are open on Saturday
+    from 8:30 am to 1:00 pm" (12:30 pm being, elsewhere in the page, when the phones close). A
+    claim whose figures are all somewhere in the passages still passes the word-level checks;
+    the sentence that says the same thing decides which figures are right."""
+    claim_list = [c for c in claims(text) if _prices_and_times(c)]
+    units = [u for p in passages for u in passage_units(p) if _prices_and_times(u)]
+    if not claim_list or not units:
+        return []
+    vectors = np.asarray(embedder.encode(claim_list + units), dtype=np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    sims = vectors[: len(claim_list)] @ vectors[len(claim_list):].T
+    out: list[str] = []
+    for i, claim in enumerate(claim_list):
+        close = [_prices_and_times(units[j]) for j in np.flatnonzero(sims[i] >= near)]
+        if not close:
+            continue
+        given = set().union(*close)
+        out += [f for f in sorted(_prices_and_times(claim)) if f not in given and f not in out]
+    return out
+
+
 def check_support(text: str, hits: list, embedder, cited: list[int] | None = None,
-                  threshold: float = SUPPORT_THRESHOLD) -> dict:
+                  threshold: float = SUPPORT_THRESHOLD, question: str = "") -> dict:
     """Whether the passages an answer cites support what it says: the same test as `attribute`
     (meaning and facts, per claim) and as evals' groundedness threshold.
 
     `cited` are the [n] of `hits` the answer cites (all of them when it cites none: then the
-    question is whether anything it was given supports it). Returns
-    {"verified": True/False, or None for an answer that states nothing to check,
+    question is whether anything it was given supports it); `question` places a price the answer
+    does not name (`misplaced_prices`). Returns
+    {"verified": True/False, or None for an answer that makes no claim to check ("Yes."); False
+        for one that says nothing but markers and copied passage labels,
      "unsupported_claims": [sentences no cited passage supports],
      "unsupported_figures": [figures in no cited passage, or given there for something else],
      "supporting": [the [n] of cited passages that support at least one claim]}.
@@ -389,9 +450,11 @@ def check_support(text: str, hits: list, embedder, cited: list[int] | None = Non
     claim_list = claims(text)
     passages = [h.chunk.text for h in chosen]
     bad_figures = unsupported_figures(text, passages)
-    bad_figures += [f for f in misplaced_prices(text, passages) if f not in bad_figures]
-    if not claim_list:
-        return {"verified": None if not bad_figures else False, "unsupported_claims": [],
+    bad_figures += [f for f in misplaced_prices(text, passages, question) if f not in bad_figures]
+    conflicts = set(conflicting_figures(text, passages, embedder)) if passages else set()
+    bad_figures += [f for f in figures(text) if _prices_and_times(f) & conflicts and f not in bad_figures]
+    if not claim_list:  # nothing to check, unless it says nothing at all ("[1] (Vaccinations (vaccines.html))")
+        return {"verified": False if bad_figures or not states_anything(text) else None, "unsupported_claims": [],
                 "unsupported_figures": bad_figures, "supporting": []}
     matrix = support_matrix(claim_list, chosen, embedder, threshold) if chosen else np.zeros((len(claim_list), 0), bool)
     covered = matrix.any(axis=1) if matrix.size else np.zeros(len(claim_list), bool)

@@ -126,3 +126,32 @@ def test_a_price_the_passage_gives_for_something_else_is_flagged(minilm):
         assert misplaced_prices(right, [FEES]) == [], right
     check = check_support("The self-pay price for a standard visit is $15 [1].", as_hits([FEES]), minilm)
     assert check["verified"] is False and check["unsupported_figures"] == ["$15"]
+
+
+def test_a_time_the_restating_sentence_gives_otherwise_is_flagged(minilm):
+    """Every figure of "open on Saturday 8:30 am - 12:30 pm" is in the hours page (12:30 pm is when
+    the phones close), but the sentence saying the same thing gives 1:00 pm."""
+    from chat._citations import check_support, conflicting_figures
+
+    hours = ("## Saturday hours\nWe are open on Saturday from 8:30 am to 1:00 pm. The last walk-in registration on a "
+             "Saturday is at 12:30 pm.\nOur phone lines are answered Monday to Friday 8:00 am – 5:30 pm and Saturday 8:30 am – 12:30 pm.")
+    wrong = check_support("We are open on Saturday from 8:30 am – 12:30 pm [1].", as_hits([hours]), minilm)
+    assert wrong["verified"] is False and wrong["unsupported_figures"] == ["12:30 pm"]
+    assert conflicting_figures("We are open on Saturday from 8:30 am to 1 pm.", [hours], minilm) == []
+    assert check_support("On Saturday we are open from 8:30 am to 1:00 pm [1].", as_hits([hours]), minilm)["verified"] is True
+
+
+def test_a_price_named_only_by_the_question_and_an_answer_of_labels_are_flagged(minilm):
+    """"The self-pay price is $55." names no service: the question's "standard visit" places it (the
+    table's header "Self-pay price" must not); an answer that only copies a passage's label says nothing."""
+    from chat._citations import check_support, misplaced_prices
+
+    table = "Service Self-pay price Sports physical (never billed to insurance) $55 Standard visit (20 minutes) $125"
+    assert misplaced_prices("The self-pay price is $55.", [table], "What is the self-pay price for a standard visit?") == ["$55"]
+    assert misplaced_prices("The self-pay price is $125.", [table], "What is the self-pay price for a standard visit?") == []
+    # Columns of one row share its label: "$2.1 million" is the 2018 compensation expense.
+    row = "Stock-based compensation expense was $2.3 million, $2.1 million and $1.9 million in 2019, 2018 and 2017."
+    assert misplaced_prices("The stock-based compensation expense was $2.1 million in 2018.", [row]) == []
+    echo = check_support("[1] (Vaccinations – Willowmere Family Clinic (vaccines.html)) [2]", as_hits([VACCINES, table]), minilm)
+    assert echo["verified"] is False and echo["unsupported_claims"] == []
+    assert check_support("Yes [1].", as_hits([VACCINES]), minilm)["verified"] is None  # says something, nothing to check
