@@ -457,6 +457,9 @@ def check_support(text: str, hits: list, embedder, cited: list[int] | None = Non
         return {"verified": False if bad_figures or not states_anything(text) else None, "unsupported_claims": [],
                 "unsupported_figures": bad_figures, "supporting": []}
     matrix = support_matrix(claim_list, chosen, embedder, threshold) if chosen else np.zeros((len(claim_list), 0), bool)
+    if matrix.size:  # a claim stating a flagged figure is supported by no passage ("$18" is not in "18th birthday")
+        wrong = np.array([any(f in claim for f in bad_figures) for claim in claim_list])
+        matrix[wrong, :] = False
     covered = matrix.any(axis=1) if matrix.size else np.zeros(len(claim_list), bool)
     return {
         "verified": bool(covered.all()) and not bad_figures,

@@ -126,6 +126,8 @@ def test_a_price_the_passage_gives_for_something_else_is_flagged(minilm):
         assert misplaced_prices(right, [FEES]) == [], right
     check = check_support("The self-pay price for a standard visit is $15 [1].", as_hits([FEES]), minilm)
     assert check["verified"] is False and check["unsupported_figures"] == ["$15"]
+    # ...and the fee table is not shown as supporting the claim that states it.
+    assert check["supporting"] == [] and len(check["unsupported_claims"]) == 1
 
 
 def test_a_time_the_restating_sentence_gives_otherwise_is_flagged(minilm):
