@@ -152,18 +152,27 @@ def test_cpu_time_budget_stops_before_a_step_that_would_overrun(monkeypatch):
     assert not control.should_training_stop  # a GPU (no budget) trains on every pair
 
 
-def test_dpo_is_skipped_on_a_cpu_when_its_pairs_do_not_fit_the_budget(tokenizer):
-    """A pass cut after a step or two is a stub: DPO runs only when every pair fits the time
-    budget at the rate SFT measured, and otherwise says how long it would need."""
+def test_dpo_on_a_cpu_trains_the_pairs_that_fit_the_budget_or_none(tokenizer):
+    """On a CPU DPO trains the pairs that fit dpo.max_seconds at the rate SFT measured (a seeded
+    sample keeping the sources in proportion); when fewer than MIN_DPO_STEPS steps fit, it is
+    skipped and says how long every pair would need. A GPU trains every pair."""
     from types import SimpleNamespace
 
-    from builder._build import _dpo_over_budget
+    from builder._build import MIN_DPO_STEPS, _fit_budget
     from builder.config import TailorConfig
 
-    pair = {"prompt": [{"role": "user", "content": "How much is a consultation? " * 20}],
-            "chosen": [{"role": "assistant", "content": "60 euros."}], "rejected": [{"role": "assistant", "content": "Free."}]}
+    def pair(source, n):
+        return {"prompt": [{"role": "user", "content": "How much is a consultation? " * 20}], "source": source, "line": n,
+                "chosen": [{"role": "assistant", "content": "60 euros."}], "rejected": [{"role": "assistant", "content": "Free."}]}
+
+    pairs = [pair("user", i) for i in range(60)] + [pair("decline", i) for i in range(40)]
     b = SimpleNamespace(cfg=TailorConfig(), tokenizer=tokenizer, result=lambda stage: {"tokens_per_s": 50.0})
-    assert _dpo_over_budget(b, [pair] * 4, budget=300) is None  # ~1,000 tokens: 20 s
-    why = _dpo_over_budget(b, [pair] * 100, budget=300)
-    assert why and "100 pairs" in why and "dpo.max_seconds 300" in why and "min on this CPU" in why
-    assert _dpo_over_budget(b, [pair] * 100, budget=None) is None  # a GPU: no budget, every pair trains
+    assert _fit_budget(b, pairs[:4], budget=300) == (pairs[:4], None, None)  # ~1,000 tokens: 20 s
+    each = 300 / len(_fit_budget(b, pairs, budget=300)[0])
+    train, note, skip = _fit_budget(b, pairs, budget=300)
+    assert skip is None and 16 <= len(train) < 100 and f"{len(train)} of 100 pairs fit dpo.max_seconds 300" in note
+    assert {p["source"] for p in train} == {"user", "decline"} and len({p["line"] for p in train if p["source"] == "user"}) > 3
+    assert train == _fit_budget(b, pairs, budget=300)[0]  # seeded
+    train, note, skip = _fit_budget(b, pairs, budget=each * (MIN_DPO_STEPS * 4 - 2))
+    assert train == [] and "would not move the model" in skip and "about" in skip and "min" in skip
+    assert _fit_budget(b, pairs, budget=None) == (pairs, None, None)  # a GPU: no budget, every pair trains
