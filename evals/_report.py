@@ -27,6 +27,7 @@ def _rows(report):
 # interval of the difference excludes 0 on at least MIN_PAIRED questions.
 
 VERDICT_PAIRS = [("base+rag", "tuned+rag"), ("base", "tuned"), ("extract", "base+rag")]
+FLOOR_GROUPS = ("answers", "declining")  # what a model variant must not do worse than extract
 VERDICT_METRICS = ["f1", "accuracy", "correct_supported"]  # the first measured on both answers "better?"
 HUMAN_NAMES = {
     "f1": "F1", "accuracy": "accuracy", "em": "exact match", "rouge_l": "ROUGE-L",
@@ -128,6 +129,8 @@ def regressions(summary: dict) -> list[str]:
             continue
         if pair and {c["a"], c["b"]} != set(pair) and "extract" not in (c["a"], c["b"]):
             continue  # the headline pair, and anything below the extractive floor
+        if "extract" in (c["a"], c["b"]) and getattr(METRIC_BY_NAME.get(c["metric"]), "group", "") not in FLOOR_GROUPS:
+            continue  # the floor is about answers: extract writes nothing, so its speed and markers are no bar
         row = metrics.get(c["metric"], {})
         va, vb = (row.get(v, {}).get("value") for v in (c["a"], c["b"]))
         values = f"{_num(va, 3)} -> {_num(vb, 3)} " if va is not None and vb is not None else ""

@@ -37,3 +37,14 @@ def test_regressions_are_listed_with_both_values():
                 metrics={"accuracy": {"base+rag": {"value": 0.333}, "tuned+rag": {"value": 0.0}}})
     assert regressions(s) == ["tuned+rag is worse than base+rag on accuracy: 0.333 -> 0.000 (-0.333, 95% CI -0.600..-0.100, n=9)"]
     assert regressions(summary(cmp("accuracy", "base+rag", "tuned+rag", -0.3, -0.6, 0.1))) == []
+
+
+def test_below_the_extractive_floor_only_answers_and_declines_count():
+    """extract writes nothing, so a model being slower than it, or adding fewer markers, is no
+    regression; answering worse than it is."""
+    s = summary(cmp("f1", "extract", "base+rag", -0.06, -0.12, -0.01, n=21),
+                cmp("total_p50", "extract", "tuned+rag", 20.0, 13.0, 30.0),
+                cmp("cites_gold", "extract", "tuned+rag", -0.8, -0.9, -0.6),
+                cmp("ttft_p50", "base+rag", "tuned+rag", 1.8, 1.0, 4.0))
+    assert [r.split(":")[0] for r in regressions(s)] == ["base+rag is worse than extract on F1",
+                                                         "tuned+rag is worse than base+rag on first word, median (s)"]
