@@ -390,8 +390,10 @@ def _price(text: str) -> str:
     return value[:-3] if value.endswith(".00") else value
 
 
-# A passage sentence this close to a claim restates it (chosen on the clinic example's answers:
-# see conflicting_figures); its prices and clock times are the ones the claim should give.
+# A passage sentence this close to a claim restates it; its prices and clock times are the ones
+# the claim should give. Clinic example, the 29 reference answers with a price or time against
+# their own top-4 passages: 0.80 flagged 1 correct answer and caught 14 of 26 with one figure
+# swapped for another of the same passages; 0.75 flagged 2 and caught 17.
 RESTATES = 0.80
 _CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s?([ap])\.?m\.?(?![a-z])|\b(\d{1,2}):(\d{2})\b", re.I)
 
