@@ -479,20 +479,21 @@ def _stage_dpo(b: _Build) -> tuple[dict, str]:
     return result, note
 
 
-DPO_COST = 2.0  # seconds of DPO per token, relative to SFT's: 151 s per 8,144-token step against SFT's 106 tokens/s
+DPO_COST = 2.2  # seconds of DPO per token, relative to SFT's: 164 s per 8,350-token step against SFT's 110 tokens/s (shared clinic data)
 # A CPU run trains only when this many optimizer steps fit dpo.max_seconds. Shared clinic data, 20
-# held-out pairs: 4 steps of 4 pairs at lr 2e-4 took the reward accuracy 0 -> 0.90, the margin 0 ->
-# 0.60 and the model's own preference for the chosen answer 50% -> 60%; 1 step at 5e-5 moved the
-# margin to 0.02 and the preference not at all.
-MIN_DPO_STEPS = 4
+# held-out pairs, lr 2e-4: 3 steps of 4 pairs (600 s) took the model's own preference for the
+# chosen answer 55% -> 60%, the reward accuracy 0 -> 0.65 and the margin 0 -> 0.15; 4 steps (an
+# experiment on user and decline pairs) 50% -> 60%, 0 -> 0.90 and 0 -> 0.60; 1 step at 5e-5 moved
+# the margin to 0.02 and the preference not at all.
+MIN_DPO_STEPS = 3
 
 
 def _fit_budget(b: _Build, train: list[dict], budget: float | None) -> tuple[list[dict], str | None, str | None]:
     """(pairs to train, a note when only some fit, why DPO is skipped or None). On a CPU the pairs
     that fit dpo.max_seconds train, a seeded sample keeping the sources in proportion, estimated
     from the tokens each pair holds and the rate SFT just measured on this machine (a DPO pair
-    reads its prompt with each answer, plus a reference pass: half SFT's tokens per second, 54
-    against 106). Fewer than MIN_DPO_STEPS steps would not move the model: then DPO is skipped
+    reads its prompt with each answer, plus a reference pass: DPO_COST times SFT's seconds per
+    token). Fewer than MIN_DPO_STEPS steps would not move the model: then DPO is skipped
     and the SFT adapter is served."""
     d = b.cfg.builder.dpo
     rate = (b.result("sft") or {}).get("tokens_per_s")
@@ -504,13 +505,20 @@ def _fit_budget(b: _Build, train: list[dict], budget: float | None) -> tuple[lis
     seconds = [cost[2 * i] + cost[2 * i + 1] for i in range(len(train))]
     if sum(seconds) * d.epochs <= budget:
         return train, None, None
+    # Sources in proportion: each source's pairs in a seeded order, interleaved by their place in
+    # it (the 3rd of 50 user pairs comes before the 2nd of 10 decline pairs).
     rng = random.Random(b.cfg.builder.seed + 2)
-    order = sorted(range(len(train)), key=lambda i: rng.random())
+    by_source: dict[str, list[int]] = {}
+    for i in sorted(range(len(train)), key=lambda i: rng.random()):
+        by_source.setdefault(train[i].get("source", ""), []).append(i)
+    place = {i: (k + 0.5) / len(group) for group in by_source.values() for k, i in enumerate(group)}
+    order = sorted(place, key=place.get)
     keep, spent = [], 0.0
     for i in order:
-        if spent + seconds[i] * d.epochs <= budget:
-            keep.append(i)
-            spent += seconds[i] * d.epochs
+        if spent + seconds[i] * d.epochs > budget:
+            break  # in order, so the sources stay in proportion (skipping ahead would favour short pairs)
+        keep.append(i)
+        spent += seconds[i] * d.epochs
     need = MIN_DPO_STEPS * d.batch_size
     if len(keep) < need:
         return [], None, (f"{len(keep)} of {len(train)} pairs fit dpo.max_seconds {budget:g} on this CPU (every pair: about "

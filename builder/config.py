@@ -61,9 +61,9 @@ class DPOConfig(BaseModel):
     epochs: float = Field(1.0, gt=0, description="Passes over the preference pairs (on a CPU, dpo.max_seconds may end the pass early).")
     learning_rate: float = Field(
         2e-4, gt=0, description="One run at this rate (constant schedule). LoRA needs far more than DPO's full-fine-tune default of 1e-6, "
-        "and a CPU run has few steps: shared clinic data, 20 held-out pairs, 4 steps of 4 pairs at 2e-4 took the reward accuracy "
-        "0 -> 0.90, the margin 0 -> 0.60 and the model's own preference for the chosen answer 50% -> 60%; 1 step at 5e-5 "
-        "(the earlier default) moved the margin to 0.02 and the preference not at all."
+        "and a CPU run has few steps: shared clinic data, 20 held-out pairs, 3 steps of 4 pairs at 2e-4 took the model's own "
+        "preference for the chosen answer 55% -> 60%, the reward accuracy 0 -> 0.65 and the margin 0 -> 0.15 (4 steps: 50% -> 60%, "
+        "0 -> 0.90, 0 -> 0.60); 1 step at 5e-5 (the earlier default) moved the margin to 0.02 and the preference not at all."
     )
     beta: float = Field(0.1, gt=0, description="Strength of the pull towards the SFT model; lower lets preferences move it more.")
     sft_weight: float = Field(
@@ -76,11 +76,12 @@ class DPOConfig(BaseModel):
         "sft.max_length; keep this at least as long so TRL never cuts them."
     )
     max_seconds: float | None = Field(
-        600.0, gt=0, description="Seconds DPO may train on a CPU. Every pair rarely fits: clinic example, 69 pairs of ~1,060 "
-        "tokens a side need about 45 min at half SFT's 109 tokens/s; shared clinic data, 151 s per 4-pair step. So a CPU run "
-        "trains the pairs that fit (a seeded sample, sources in proportion), and only when at least 4 steps fit (4 steps moved "
-        "the held-out pairs, see learning_rate; 1 step did not); otherwise DPO is skipped with the time every pair would need. "
-        "Scoring the held-out pairs before and after adds a few minutes. A GPU trains on every pair. null: no limit."
+        600.0, gt=0, description="Seconds DPO may train on a CPU. Every pair rarely fits: clinic example, 69 pairs need about "
+        "45 min; shared clinic data, 64 pairs about 40 min (164 s per 4-pair step). So a CPU run trains the pairs that fit (a "
+        "seeded sample, sources in proportion), and only when at least 3 steps fit (3 steps moved the held-out pairs, see "
+        "learning_rate; 1 step did not); otherwise DPO is skipped with the time every pair would need. The stage also makes "
+        "the automatic pairs and scores the held-out pairs before and after: 16 min in all on the shared clinic data. A GPU "
+        "trains on every pair. null: no limit."
     )
     max_pairs: int | None = Field(None, ge=1, description="Optional cap on training pairs (a seeded sample, sources kept in proportion); unset: every pair trains.")
     eval_pairs: int = Field(

@@ -161,17 +161,18 @@ def test_dpo_on_a_cpu_trains_the_pairs_that_fit_the_budget_or_none(tokenizer):
     from builder._build import MIN_DPO_STEPS, _fit_budget
     from builder.config import TailorConfig
 
-    def pair(source, n):
-        return {"prompt": [{"role": "user", "content": "How much is a consultation? " * 20}], "source": source, "line": n,
+    def pair(source, n, repeat=20):
+        return {"prompt": [{"role": "user", "content": "How much is a consultation? " * repeat}], "source": source, "line": n,
                 "chosen": [{"role": "assistant", "content": "60 euros."}], "rejected": [{"role": "assistant", "content": "Free."}]}
 
-    pairs = [pair("user", i) for i in range(60)] + [pair("decline", i) for i in range(40)]
+    pairs = [pair("user", i) for i in range(60)] + [pair("decline", i, repeat=10) for i in range(40)]  # short pairs must not crowd out long
     b = SimpleNamespace(cfg=TailorConfig(), tokenizer=tokenizer, result=lambda stage: {"tokens_per_s": 50.0})
     assert _fit_budget(b, pairs[:4], budget=300) == (pairs[:4], None, None)  # ~1,000 tokens: 20 s
     each = 300 / len(_fit_budget(b, pairs, budget=300)[0])
     train, note, skip = _fit_budget(b, pairs, budget=300)
     assert skip is None and 16 <= len(train) < 100 and f"{len(train)} of 100 pairs fit dpo.max_seconds 300" in note
-    assert {p["source"] for p in train} == {"user", "decline"} and len({p["line"] for p in train if p["source"] == "user"}) > 3
+    users = sum(p["source"] == "user" for p in train)
+    assert abs(users / len(train) - 0.6) <= 0.1 and len({p["line"] for p in train if p["source"] == "user"}) == users  # in proportion
     assert train == _fit_budget(b, pairs, budget=300)[0]  # seeded
     train, note, skip = _fit_budget(b, pairs, budget=each * (MIN_DPO_STEPS * 4 - 2))
     assert train == [] and "would not move the model" in skip and "about" in skip and "min" in skip
