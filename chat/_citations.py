@@ -206,6 +206,11 @@ def passage_units(text: str) -> list[str]:
 _VERB_NEGATION = re.compile(r"\b(?:not|never|cannot)\b|n't\b", re.I)
 
 
+def _unit_vectors(embedder, texts: list[str]) -> np.ndarray:
+    vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
 def _affirmed(claim: str) -> str:
     """A negated claim said the other way: "We do not give flu shots" -> "We do give flu shots"."""
     text = re.sub(r"\bwon't\b", "will", claim, flags=re.I)
@@ -231,8 +236,7 @@ def support_matrix(claim_list: list[str], hits: list, embedder, threshold: float
     # mostly qualify ("with no income, a signed statement is enough").
     flipped = [i for i, c in enumerate(claim_list) if _VERB_NEGATION.search(c)]
     texts = claim_list + [_affirmed(claim_list[i]) for i in flipped] + [u for _, u in units]
-    vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    vectors = _unit_vectors(embedder, texts)
     n_rows = len(claim_list) + len(flipped)
     sims = vectors[:n_rows] @ vectors[n_rows:].T  # (claims, then affirmed claims) x units
     owner = np.array([n for n, _ in units])
@@ -420,8 +424,7 @@ def conflicting_figures(text: str, passages: list[str], embedder, near: float = 
     units = [u for p in passages for u in passage_units(p) if _prices_and_times(u)]
     if not claim_list or not units:
         return []
-    vectors = np.asarray(embedder.encode(claim_list + units), dtype=np.float32)
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    vectors = _unit_vectors(embedder, claim_list + units)
     sims = vectors[: len(claim_list)] @ vectors[len(claim_list):].T
     out: list[str] = []
     for i, claim in enumerate(claim_list):
