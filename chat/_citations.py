@@ -420,7 +420,10 @@ def conflicting_figures(text: str, passages: list[str], embedder, near: float = 
     from 8:30 am to 1:00 pm" (12:30 pm being, elsewhere in the page, when the phones close). A
     claim whose figures are all somewhere in the passages still passes the word-level checks;
     the sentence that says the same thing decides which figures are right."""
-    claim_list = [c for c in claims(text) if _prices_and_times(c)]
+    # One fact per claim (a price, a time, a range of two): a claim listing several ("Monday to
+    # Thursday 7:30 am - 7:00 pm, Friday ..., Saturday 8:30 am - 1:00 pm") restates several
+    # sentences, and the closest one holds only its own figures.
+    claim_list = [c for c in claims(text) if 0 < len(_prices_and_times(c)) <= 2]
     units = [u for p in passages for u in passage_units(p) if _prices_and_times(u)]
     if not claim_list or not units:
         return []

@@ -141,6 +141,10 @@ def test_a_time_the_restating_sentence_gives_otherwise_is_flagged(minilm):
     assert wrong["verified"] is False and wrong["unsupported_figures"] == ["12:30 pm"]
     assert conflicting_figures("We are open on Saturday from 8:30 am to 1 pm.", [hours], minilm) == []
     assert check_support("On Saturday we are open from 8:30 am to 1:00 pm [1].", as_hits([hours]), minilm)["verified"] is True
+    # A claim listing several days restates several sentences: the Saturday one does not judge the weekdays.
+    week = "| Day | Clinic hours |\n| Monday to Thursday | 7:30 am – 7:00 pm |\n| Friday | 7:30 am – 5:00 pm |\n"
+    listing = "We are open Monday to Thursday 7:30 am – 7:00 pm, Friday 7:30 am – 5:00 pm and Saturday 8:30 am – 1:00 pm [1]."
+    assert check_support(listing, as_hits([hours + "\n" + week]), minilm)["unsupported_figures"] == []
 
 
 def test_a_price_named_only_by_the_question_and_an_answer_of_labels_are_flagged(minilm):
