@@ -65,3 +65,12 @@ def tiny_model_dir(real_base_model, tmp_path_factory) -> str:
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The real packaged embedder (all-MiniLM-L6-v2), loaded once per session: what the knowledge
+    base, the support checks and the groundedness metric use."""
+    from knowledge import load_embedder
+
+    return load_embedder("all-minilm-l6-v2")

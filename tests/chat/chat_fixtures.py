@@ -21,6 +21,12 @@ CORPUS = {
 }
 
 
+def as_hits(passages: list[str]) -> list[Hit]:
+    """Passages as ranked hits, [1] first: what the support checks are given."""
+    return [Hit(chunk=Chunk(id=f"c{i}", text=t, source=f"d{i}.md", page=None), score=1.0, similarity=0.5, rank=i)
+            for i, t in enumerate(passages, start=1)]
+
+
 def write_corpus(folder: Path) -> Path:
     docs = folder / "docs"
     docs.mkdir(parents=True, exist_ok=True)

@@ -2,23 +2,9 @@
 attribution_cases.py with the real packaged MiniLM: a marker must mean the passage supports every
 claim of the answer, so inventions, wrong figures, made-up URLs, answers to injected commands and
 recitals of the system prompt get none. docs/EVALUATION.md reports the same figures."""
-import pytest
-
 from attribution_cases import CASES
 from chat._citations import attribute, claims, content_words, key_terms, resolve_citations, states_nothing_new
-from knowledge import Chunk, Hit
-
-
-@pytest.fixture(scope="module")
-def minilm():
-    from knowledge import load_embedder
-
-    return load_embedder("all-minilm-l6-v2")
-
-
-def as_hits(passages):
-    return [Hit(chunk=Chunk(id=f"c{i}", text=t, source=f"d{i}.md", page=None), score=1.0, similarity=0.5, rank=i)
-            for i, t in enumerate(passages, start=1)]
+from chat_fixtures import as_hits
 
 
 def precision_recall(minilm):

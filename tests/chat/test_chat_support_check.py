@@ -1,25 +1,11 @@
 """Verified or flagged: each answer says whether the passages it cites support what it says,
 checked with the real embedder over the real index (chat._citations.check_support), and the
 figures it gives that no cited passage holds are named."""
-import pytest
-
 from chat import Assistant, GenerationConfig
 from chat._citations import NOT_FOUND_NOTE, figures, unsupported_figures
 from chat._terminal import format_sources, verdict_line, without_disclaimer
 from chat.config import ChatConfig
-from knowledge import Chunk, Hit
-
-
-@pytest.fixture(scope="module")
-def minilm():
-    from knowledge import load_embedder
-
-    return load_embedder("all-minilm-l6-v2")
-
-
-def as_hits(passages):
-    return [Hit(chunk=Chunk(id=f"c{i}", text=t, source=f"d{i}.md", page=None), score=1.0, similarity=0.5, rank=i)
-            for i, t in enumerate(passages, start=1)]
+from chat_fixtures import as_hits
 
 
 def scripted_assistant(real_kb, tiny_model_dir, monkeypatch, reply, **kw):

@@ -6,13 +6,6 @@ from evals import GROUNDED_THRESHOLD, Grounder, claim_sentences
 from grounding_cases import CASES
 
 
-@pytest.fixture(scope="module")
-def minilm():
-    from knowledge import load_embedder
-
-    return load_embedder("all-minilm-l6-v2")
-
-
 def test_threshold_separates_the_labelled_sentences(minilm):
     grounder = Grounder(minilm)
     supported, unsupported = [], []

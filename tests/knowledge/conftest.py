@@ -38,14 +38,6 @@ def cfg() -> KnowledgeConfig:
 
 
 @pytest.fixture(scope="session")
-def minilm():
-    """The real packaged embedder, loaded once per session."""
-    from knowledge import load_embedder
-
-    return load_embedder("all-minilm-l6-v2")
-
-
-@pytest.fixture(scope="session")
 def tiny_cross_encoder(tmp_path_factory) -> str:
     """A 2-layer random BERT cross-encoder with MiniLM's real tokenizer, saved to a folder."""
     import torch
