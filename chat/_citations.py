@@ -206,6 +206,20 @@ def passage_units(text: str) -> list[str]:
 _VERB_NEGATION = re.compile(r"\b(?:not|never|cannot)\b|n't\b", re.I)
 
 
+class _Encoded:
+    """An embedder that encodes each distinct text once: one answer's check embeds its claims and
+    passage sentences for the support test and again, in part, for the figure test."""
+
+    def __init__(self, embedder) -> None:
+        self.embedder, self.vectors = embedder, {}
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.vectors]
+        if missing:
+            self.vectors.update(zip(missing, np.asarray(self.embedder.encode(missing), dtype=np.float32)))
+        return np.stack([self.vectors[t] for t in texts]) if texts else np.zeros((0, 0), np.float32)
+
+
 def _unit_vectors(embedder, texts: list[str]) -> np.ndarray:
     vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
@@ -453,6 +467,7 @@ def check_support(text: str, hits: list, embedder, cited: list[int] | None = Non
      "unsupported_figures": [figures in no cited passage, or given there for something else],
      "supporting": [the [n] of cited passages that support at least one claim]}.
     """
+    embedder = _Encoded(embedder)
     numbers = [n for n in (cited or range(1, len(hits) + 1)) if 1 <= n <= len(hits)]
     chosen = [hits[n - 1] for n in numbers]
     claim_list = claims(text)
