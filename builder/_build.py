@@ -501,8 +501,8 @@ def _fit_budget(b: _Build, train: list[dict], budget: float | None) -> tuple[lis
         return train, None, None
     from ._data import token_length
 
-    cost = [token_length(b.tokenizer, [*p["prompt"], *p[side]]) * DPO_COST / rate for p in train for side in ("chosen", "rejected")]
-    seconds = [cost[2 * i] + cost[2 * i + 1] for i in range(len(train))]
+    seconds = [sum(token_length(b.tokenizer, [*p["prompt"], *p[side]]) for side in ("chosen", "rejected")) * DPO_COST / rate
+               for p in train]
     if sum(seconds) * d.epochs <= budget:
         return train, None, None
     # Sources in proportion: each source's pairs in a seeded order, interleaved by their place in
