@@ -493,7 +493,7 @@ def append_jsonl(path: Path, rows: list[dict]) -> None:
 
 def read_jsonl(path: Path) -> list[dict]:
     """Every complete JSON object in the file; a torn last line (a crash mid-write) is skipped."""
-    from knowledge._io import read_jsonl_tolerant
+    from knowledge.files import read_jsonl_tolerant
 
     return read_jsonl_tolerant(path)
 

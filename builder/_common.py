@@ -124,7 +124,7 @@ def write_jsonl(path: Path, rows) -> None:
 
 def read_jsonl(path: Path) -> list[dict]:
     """Rows of a JSONL file the build wrote (build/data/); a damaged line names file:line."""
-    from knowledge._io import jsonl_lines
+    from knowledge.files import jsonl_lines
     from knowledge.errors import InputError
 
     rows = []

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from knowledge._io import MAX_LINE_BYTES
+from knowledge.files import MAX_LINE_BYTES
 from knowledge.errors import InputError
 
 ROLES = ("system", "user", "assistant")

@@ -17,7 +17,7 @@ from typing import Iterator
 from ._build import IndexReport, build_index
 from ._chunk import chunk_document, embedding_text
 from ._embed import Embedder, load_embedder
-from ._io import jsonl_lines
+from .files import jsonl_lines
 from ._load import SUPPORTED, Document, load_document
 from ._search import MODES, KnowledgeBase, load_index, rrf
 from ._types import Chunk, Hit
