@@ -70,7 +70,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tailor-bench-eval-") as tmp:
         folder = prepared_folder(args.folder, Path(tmp))
         cfg = load_config(folder)
-        assistant = Assistant.load(folder, cfg)
+        assistant = Assistant.load(folder, cfg.serving())
         wanted = args.variants.split(",") if args.variants else cfg.evals.variants
         variants = [v for v in wanted if v in assistant.variants]
         items = sample_items(load_suite(folder / "evals"), n, cfg.evals.seed)
@@ -85,7 +85,7 @@ def main() -> None:
 
         def timed(size: int, vs: list[str]):
             started = time.perf_counter()
-            report = run_eval(folder, at[size], variants=vs, limit=n, progress=False, assistant=assistant)
+            report = run_eval(folder, at[size].evals, cfg.serving(), variants=vs, limit=n, progress=False, assistant=assistant)
             return report, time.perf_counter() - started
 
         for v in variants:

@@ -17,7 +17,7 @@ from pathlib import Path
 # The training stack (TRL, PEFT) takes seconds to import; load it on first use so that
 # `import builder.config` (every CLI command reads assistant.yaml through it) stays instant.
 _LAZY = {
-    "STAGES": "._build", "BuildSummary": "._build", "StageReport": "._build", "build": "._build",
+    "STAGES": "._build", "STAGE": "._build", "Stage": "._build", "prerequisites": "._build", "BuildSummary": "._build", "StageReport": "._build", "build": "._build",
     "run_dpo": "._dpo", "run_sft": "._sft",
 }  # fmt: skip
 
@@ -29,7 +29,7 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'builder' has no attribute {name!r}")
 
-__all__ = ["build", "run_sft", "run_dpo", "export_gguf", "BuildSummary", "StageReport", "STAGES"]
+__all__ = ["build", "run_sft", "run_dpo", "export_gguf", "BuildSummary", "StageReport", "STAGES", "STAGE", "Stage", "prerequisites"]
 
 
 def export_gguf(folder, cfg=None, out: Path | None = None, dtype: str = "f16") -> Path:
@@ -51,3 +51,10 @@ def export_gguf(folder, cfg=None, out: Path | None = None, dtype: str = "f16") -
     name = (cfg.name if cfg is not None else manifest.name).replace(" ", "-").lower()
     out = Path(out) if out else build_dir / f"{name}.gguf"
     return export_gguf_file(build_dir / manifest.model_dir, out, dtype)[0]
+
+
+# Light helpers (no training stack): `tailor init` and the app's build-time estimate.
+from ._estimate import build_estimate  # noqa: E402
+from ._init import ASSISTANT_YAML_TEMPLATE, init_folder  # noqa: E402
+
+__all__ += ["build_estimate", "init_folder", "ASSISTANT_YAML_TEMPLATE"]

@@ -18,6 +18,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from chat.manifest import MANIFEST_NAME, DeclineCalibration, Manifest, write_manifest
 from chat.prompt import PROMPT_FORMAT_VERSION
@@ -41,11 +42,6 @@ from ._common import (
     write_jsonl,
 )
 
-STAGES = ("index", "base", "data", "sft", "dpo", "calibrate", "export", "evaluate")
-DEPENDS_ON = {
-    "index": (), "base": (), "data": ("index", "base"), "sft": ("data", "base"), "dpo": ("sft", "data"),
-    "calibrate": ("index",), "export": ("base", "sft", "dpo"), "evaluate": ("export", "data", "calibrate"),
-}  # fmt: skip
 MIN_PAIRS = 4  # fewer preference pairs than this are not worth a DPO run
 DEFAULT_CPU_TOKENS_PER_S = 120.0  # SmolLM2-135M LoRA on 2 CPU cores, for the first ETA
 
@@ -160,7 +156,7 @@ class _Build:
         """Built for the present inputs, and so is everything it reads from (after `--only sft`,
         export and evaluate are stale although their own keys still match)."""
         own = bool(self.states.get(stage)) and self.states[stage].get("key") == self.keys.get(stage)
-        return own and all(self.current(d) for d in DEPENDS_ON[stage])
+        return own and all(self.current(d) for d in STAGE[stage].depends_on)
 
     # -- shared resources -------------------------------------------------------------------
 
@@ -194,38 +190,53 @@ def _resolve_base(cfg) -> str:
 # --- stage keys ----------------------------------------------------------------------------
 
 
-def _key(b: _Build, stage: str) -> str:
-    """Hash of everything the stage's output depends on."""
+def _inputs_index(b: _Build) -> list:
+    return [hash_tree(b.docs_dir), b.cfg.knowledge.model_dump()]
+
+
+def _inputs_base(b: _Build) -> list:
+    return [b.cfg.builder.base_model]
+
+
+def _inputs_data(b: _Build) -> list:
     cfg, bc = b.cfg, b.cfg.builder
-    fp = b.fingerprint
-    if stage == "index":
-        return hash_json(["index", hash_tree(b.docs_dir), cfg.knowledge.model_dump()])
-    if stage == "base":
-        return hash_json(["base", bc.base_model])
-    if stage == "data":
-        return hash_json([
-            "data", fp("index"), fp("base"), PROMPT_FORMAT_VERSION, cfg.name, cfg.chat.system_prompt, cfg.chat.decline_message,
-            cfg.knowledge.top_k, cfg.knowledge.search_mode, hash_file(b.conversations), hash_file(b.preferences),
-            hash_file(b.feedback), bc.eval_split, bc.raft_distractor_only, bc.seed, bc.oracle_min_recall, bc.min_conversations,
-            bc.sft.max_length, bc.dpo.max_length, bc.synthesize.model_dump(), _eval_suites_hash(b), LEAKAGE_RULES,
-            cfg.chat.evidence_tokens, cfg.generation.max_new_tokens, SYNTHESIS_VERSION,
-        ])  # fmt: skip
-    if stage == "sft":
-        lora = [bc.lora_r, bc.lora_alpha, bc.lora_dropout, bc.lora_target_modules]
-        return hash_json(["sft", fp("data"), fp("base"), lora, bc.seed, bc.sft.model_dump(exclude={"checkpoint_steps"})])
-    if stage == "dpo":
-        return hash_json(["dpo", fp("sft"), fp("data"), bc.dpo.model_dump(), cfg.generation.max_new_tokens, cfg.generation.repetition_penalty, bc.seed])
-    if stage == "calibrate":
-        data = Path(__file__).parent / "data"
-        rules = Path(__file__).parent.parent / "chat" / "_coverage.py"  # the coverage check's rules are part of the gate
-        return hash_json(["calibrate", fp("index"), fp("data"), hash_file(b.conversations), hash_file(data / "general_questions.txt"),
-                          hash_file(data / "near_domain_entities.txt"), hash_file(rules), cfg.knowledge.top_k, cfg.knowledge.search_mode, bc.seed])
-    if stage == "export":
-        return hash_json(["export", fp("base"), fp("sft"), fp("dpo")])
-    if stage == "evaluate":
-        dev = [_eval_suites_hash(b), cfg.evals.select_limit, cfg.evals.seed, cfg.evals.test_share, cfg.generation.model_dump()]
-        return hash_json(["evaluate", fp("export"), fp("data"), fp("calibrate"), bc.eval_max_new_tokens, cfg.generation.repetition_penalty, dev])
-    raise ValueError(stage)
+    return [
+        PROMPT_FORMAT_VERSION, cfg.name, cfg.chat.system_prompt, cfg.chat.decline_message,
+        cfg.knowledge.top_k, cfg.knowledge.search_mode, hash_file(b.conversations), hash_file(b.preferences),
+        hash_file(b.feedback), bc.eval_split, bc.raft_distractor_only, bc.seed, bc.oracle_min_recall, bc.min_conversations,
+        bc.sft.max_length, bc.dpo.max_length, bc.synthesize.model_dump(), _eval_suites_hash(b), LEAKAGE_RULES,
+        cfg.chat.evidence_tokens, cfg.generation.max_new_tokens, SYNTHESIS_VERSION,
+    ]  # fmt: skip
+
+
+def _inputs_sft(b: _Build) -> list:
+    bc = b.cfg.builder
+    return [[bc.lora_r, bc.lora_alpha, bc.lora_dropout, bc.lora_target_modules], bc.seed, bc.sft.model_dump(exclude={"checkpoint_steps"})]
+
+
+def _inputs_dpo(b: _Build) -> list:
+    gen = b.cfg.generation
+    return [b.cfg.builder.dpo.model_dump(), gen.max_new_tokens, gen.repetition_penalty, b.cfg.builder.seed]
+
+
+def _inputs_calibrate(b: _Build) -> list:
+    data = Path(__file__).parent / "data"
+    rules = Path(__file__).parent.parent / "chat" / "_coverage.py"  # the coverage check's rules are part of the gate
+    kc = b.cfg.knowledge
+    # The held-out conversations in build/data sharpen the gate when they exist, but a retrieval-only
+    # build calibrates without them: data's fingerprint is an input, not a stage it waits for.
+    return [b.fingerprint("data"), hash_file(b.conversations), hash_file(data / "general_questions.txt"), hash_file(data / "near_domain_entities.txt"),
+            hash_file(rules), kc.top_k, kc.search_mode, b.cfg.builder.seed]
+
+
+def _inputs_export(b: _Build) -> list:
+    return []
+
+
+def _inputs_evaluate(b: _Build) -> list:
+    cfg = b.cfg
+    dev = [_eval_suites_hash(b), cfg.evals.select_limit, cfg.evals.seed, cfg.evals.test_share, cfg.generation.model_dump()]
+    return [cfg.builder.eval_max_new_tokens, cfg.generation.repetition_penalty, dev]
 
 
 # --- the stages ----------------------------------------------------------------------------
@@ -603,7 +614,7 @@ def _stage_evaluate(b: _Build) -> tuple[dict, str]:
         from ._serve import dev_figures
 
         log.info(f"  choosing the variant to serve: {', '.join(p.name for p in suites)}, dev split, up to {b.cfg.evals.select_limit} questions")
-        candidate = Assistant.from_manifest(_manifest(b, skip_train=False, model_dir=model_dir.name), b.build_dir, b.folder, b.cfg,
+        candidate = Assistant.from_manifest(_manifest(b, skip_train=False, model_dir=model_dir.name), b.build_dir, b.folder, b.cfg.serving(),
                                             build_id=f"candidate-{b.keys['evaluate'][:12]}")
         dev = dev_figures(b.folder, b.cfg, candidate, b.cfg.evals.select_limit)
         out["dev"] = dev
@@ -617,15 +628,46 @@ def _stage_evaluate(b: _Build) -> tuple[dict, str]:
     return out, note
 
 
-RUNNERS = {
-    "index": _stage_index, "base": _stage_base, "data": _stage_data, "sft": _stage_sft, "dpo": _stage_dpo,
-    "calibrate": _stage_calibrate, "export": _stage_export, "evaluate": _stage_evaluate,
-}  # fmt: skip
-WHAT = {
-    "index": "indexing documents", "base": "preparing the base model", "data": "rendering training data with retrieved context",
-    "sft": "supervised fine-tuning (LoRA)", "dpo": "preference tuning (DPO)", "calibrate": "calibrating the decline threshold",
-    "export": "merging the adapter into build/model", "evaluate": "scoring base vs tuned (held-out conversations, eval suites' dev split)",
-}  # fmt: skip
+@dataclass(frozen=True)
+class Stage:
+    """One build stage, defined once: the stage list, the cache keys, the CLI help, the log and
+    `builder.train` all read these records."""
+
+    name: str
+    depends_on: tuple[str, ...]  # stages whose output it reads: their fingerprints are part of its key
+    inputs: Callable[[_Build], list]  # everything else its output depends on (files, settings, versions)
+    run: Callable[[_Build], tuple[dict, str]]
+    what: str  # the log line while it runs
+
+    def key(self, b: _Build) -> str:
+        """Hash of everything the stage's output depends on."""
+        return hash_json([self.name, *(b.fingerprint(d) for d in self.depends_on), *self.inputs(b)])
+
+
+STAGE_LIST = (
+    Stage("index", (), _inputs_index, _stage_index, "indexing documents"),
+    Stage("base", (), _inputs_base, _stage_base, "preparing the base model"),
+    Stage("data", ("index", "base"), _inputs_data, _stage_data, "rendering training data with retrieved context"),
+    Stage("sft", ("data", "base"), _inputs_sft, _stage_sft, "supervised fine-tuning (LoRA)"),
+    Stage("dpo", ("sft", "data"), _inputs_dpo, _stage_dpo, "preference tuning (DPO)"),
+    Stage("calibrate", ("index",), _inputs_calibrate, _stage_calibrate, "calibrating the decline threshold"),
+    Stage("export", ("base", "sft", "dpo"), _inputs_export, _stage_export, "merging the adapter into build/model"),
+    Stage("evaluate", ("export", "data", "calibrate"), _inputs_evaluate, _stage_evaluate,
+          "scoring base vs tuned (held-out conversations, eval suites' dev split)"),
+)
+STAGE = {s.name: s for s in STAGE_LIST}
+STAGES = tuple(STAGE)
+
+
+def prerequisites(stage: str) -> list[str]:
+    """Every stage STAGE reads from, directly or not, in build order."""
+    needed, todo = set(), list(STAGE[stage].depends_on)
+    while todo:
+        name = todo.pop()
+        if name not in needed:
+            needed.add(name)
+            todo.extend(STAGE[name].depends_on)
+    return [s for s in STAGES if s in needed]
 
 
 def _tokens_per_s_estimate(b: _Build) -> float:
@@ -698,7 +740,7 @@ def _build(folder, cfg, force, only, skip_train, resume, quiet) -> BuildSummary:
     log.info(f"tailor build {b.folder} on {device}: stages {', '.join(plan)}")
 
     for i, stage in enumerate(STAGES):
-        b.keys[stage] = _key(b, stage)
+        b.keys[stage] = STAGE[stage].key(b)
         if stage not in plan:
             if only and i < STAGES.index(only) and not b.current(stage) and stage not in ("export", "evaluate"):
                 raise BuildError(f"stage {stage!r} is not built for the current inputs; run `tailor build {b.folder}` (or --only {stage}) first")
@@ -707,9 +749,9 @@ def _build(folder, cfg, force, only, skip_train, resume, quiet) -> BuildSummary:
             summary.stages.append(StageReport(stage, "cached", "up to date", result=b.result(stage)))
             log.info(f"[{i + 1}/{len(STAGES)}] {stage}: up to date, skipped")
             continue
-        log.info(f"[{i + 1}/{len(STAGES)}] {stage}: {WHAT[stage]} ...")
+        log.info(f"[{i + 1}/{len(STAGES)}] {stage}: {STAGE[stage].what} ...")
         t0 = time.time()
-        result, note = RUNNERS[stage](b)
+        result, note = STAGE[stage].run(b)
         seconds = time.time() - t0
         if stage == "export" and not result.get("skipped"):
             # Recorded with the manifest, once the new model folder is in place (see _finish).

@@ -58,7 +58,7 @@ def dev_figures(folder: Path, cfg, assistant, limit: int | None) -> dict:
     report folder."""
     from evals import run_eval
 
-    report = run_eval(folder, cfg, variants=",".join(CANDIDATES), limit=limit, split="dev", progress=False, assistant=assistant)
+    report = run_eval(folder, cfg.evals, cfg.serving(), variants=",".join(CANDIDATES), limit=limit, split="dev", progress=False, assistant=assistant)
     f1 = {v: report.value("f1", v) for v in CANDIDATES if v in report.variants}
     n = max((report.metrics.get("f1", {}).get(v).n for v in f1 if report.metrics.get("f1", {}).get(v)), default=0)
     difference = None

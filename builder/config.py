@@ -1,4 +1,9 @@
-"""assistant.yaml: one typed config per assistant, loaded once and passed down in slices.
+"""assistant.yaml: one typed config per assistant, loaded once at the top and passed down in slices.
+
+Each package owns its section's model (knowledge.config, chat.config, evals.config, and the
+builder's here); this module composes them into the file's schema. Only the top (the CLI, the
+app, the builder) imports it: `Assistant.load` takes a `ServingConfig`, `run_eval` an
+`EvalsConfig` and a `ServingConfig`, cut from the composed config by `TailorConfig.serving()`.
 
 Every section forbids unknown keys, so a misspelled option is an error naming the key,
 the file and the allowed keys instead of a setting silently ignored.
@@ -9,7 +14,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chat.config import ChatConfig, GenerationConfig
+from chat.config import ChatConfig, GenerationConfig, ServingConfig
+from evals.config import EvalsConfig, PrivacyConfig
 from knowledge.config import KnowledgeConfig
 from knowledge.errors import ConfigError
 
@@ -137,39 +143,6 @@ class BuilderConfig(BaseModel):
     synthesize: SynthesizeConfig = Field(default_factory=SynthesizeConfig)
 
 
-class EvalsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    variants: list[Literal["extract", "base", "base+rag", "tuned", "tuned+rag"]] = Field(
-        default_factory=lambda: ["base", "base+rag", "tuned", "tuned+rag"],
-        description="Variants compared by `tailor eval`; `extract` (no model, the floor) always runs beside them.",
-    )
-    test_share: float = Field(
-        0.5, gt=0, lt=1,
-        description="Share of each suite held out as the test split (by a hash of the question id): reports headline "
-                    "test; anything that tunes (the build's choices, your own tuning of defaults) uses dev.",
-    )
-    seed: int = Field(0, description="Seed for --limit sampling and bootstrap intervals.")
-    batch_size: int | None = Field(
-        None, ge=1, le=256, description="Questions answered at once per variant, decoded in one batch (same greedy answers as 1 "
-        "at a time; first_token_s then includes waiting for the batch). Unset: 8 on a CPU, 32 on a GPU; 1 answers one by one."
-    )
-    select_limit: int = Field(
-        40, ge=0, description="Dev-split questions `tailor build` answers with extract, base+rag and tuned+rag to choose the "
-        "variant to serve (a seeded sample, decline questions in proportion; 40 keeps a CPU build within a few minutes). "
-        "0: held-out conversations decide, as for an assistant without eval suites."
-    )
-    bootstrap_samples: int = Field(1000, ge=100)
-    judge_url: str | None = Field(None, description="Optional OpenAI-compatible endpoint for an LLM judge; off when unset.")
-    judge_model: str | None = None
-
-
-class PrivacyConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    redact: bool = Field(True, description="Mask emails, phone numbers and long digit runs in saved votes.")
-
-
 class TailorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -180,6 +153,11 @@ class TailorConfig(BaseModel):
     builder: BuilderConfig = Field(default_factory=BuilderConfig)
     evals: EvalsConfig = Field(default_factory=EvalsConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+
+    def serving(self) -> ServingConfig:
+        """The slice the runtime assistant reads (chat, evals and the app pass this down)."""
+        return ServingConfig(name=self.name, base_model=self.builder.base_model, knowledge=self.knowledge,
+                             chat=self.chat, generation=self.generation)
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:

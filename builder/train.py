@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     from knowledge.errors import TailorError
 
     from . import build
-    from ._build import STAGES
+    from ._build import prerequisites
     from .config import load_config
 
     parser = argparse.ArgumentParser(prog="python -m builder.train", description=__doc__.split("\n")[0])
@@ -38,9 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         state = PartialState()
         cfg = load_config(args.folder)
         with state.main_process_first():
-            for stage in STAGES[: STAGES.index(args.stage)]:
-                if stage in ("index", "base", "data", "sft"):
-                    build(args.folder, cfg, only=stage, quiet=not state.is_main_process)
+            for stage in prerequisites(args.stage):
+                build(args.folder, cfg, only=stage, quiet=not state.is_main_process)
         build(args.folder, cfg, only=args.stage, resume=args.resume, force=(args.stage,) if args.force else (), quiet=not state.is_main_process)
     except TailorError as exc:
         print(f"error: {exc}", file=sys.stderr)

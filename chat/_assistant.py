@@ -19,7 +19,7 @@ from chat._coverage import CoverageCheck
 from chat._guardrails import compile_rules, decline_text, document_titles, match_escalation
 from chat._extract import extract_answer
 from chat._types import VARIANTS, Answer, Token, uses_retrieval
-from chat.config import ChatConfig, GenerationConfig
+from chat.config import ChatConfig, GenerationConfig, ServingConfig
 from chat.evidence import select_evidence
 from chat.manifest import MANIFEST_NAME, read_manifest
 from chat.models import resolve_model
@@ -51,7 +51,7 @@ def _paths(path: Path) -> tuple[Path, Path]:
     return path, path / "build"
 
 
-def _runtime_overrides(chat: ChatConfig, gen: GenerationConfig, cfg) -> tuple[ChatConfig, GenerationConfig]:
+def _runtime_overrides(chat: ChatConfig, gen: GenerationConfig, cfg: ServingConfig | None) -> tuple[ChatConfig, GenerationConfig]:
     """Guardrails and where generation runs come from the current assistant.yaml, so changing
     them needs no rebuild; the system prompt and sampling stay as the model was built with."""
     if cfg is None:
@@ -108,21 +108,18 @@ class Assistant:
     # -- loading ---------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, path: str | Path, cfg=None) -> "Assistant":
+    def load(cls, path: str | Path, config: ServingConfig | None = None) -> "Assistant":
         """Load from an assistant folder or its build folder.
 
-        With build/manifest.json: the built models and index, as recorded there. Without one
-        (before `tailor build`): "retrieval-only", the base model from assistant.yaml plus the
-        index at build/index, variants base and base+rag.
+        With build/manifest.json: the built models and index, as recorded there; CONFIG (the
+        current assistant.yaml's serving slice, `TailorConfig.serving()`) overrides guardrails and
+        where generation runs. Without one (before `tailor build`): "retrieval-only", CONFIG's
+        base model plus the index at build/index, variants base and base+rag.
         """
         folder, build_dir = _paths(Path(path))
-        if cfg is None and (folder / "assistant.yaml").exists():
-            from builder.config import load_config  # the assistant.yaml schema lives with the builder
-
-            cfg = load_config(folder)
         if (build_dir / MANIFEST_NAME).exists():
-            return cls._from_manifest(folder, build_dir, cfg)
-        return cls._retrieval_only(folder, build_dir, cfg)
+            return cls._from_manifest(folder, build_dir, config)
+        return cls._retrieval_only(folder, build_dir, config)
 
     @classmethod
     def _from_manifest(cls, folder: Path, build_dir: Path, cfg) -> "Assistant":
@@ -130,7 +127,7 @@ class Assistant:
         return cls.from_manifest(manifest, build_dir, folder, cfg, build_id)
 
     @classmethod
-    def from_manifest(cls, manifest, build_dir: Path, folder: Path, cfg=None, build_id: str = RETRIEVAL_ONLY_BUILD_ID) -> "Assistant":
+    def from_manifest(cls, manifest, build_dir: Path, folder: Path, cfg: ServingConfig | None = None, build_id: str = RETRIEVAL_ONLY_BUILD_ID) -> "Assistant":
         """The assistant a manifest describes (the build scores its candidates through this before
         the manifest is written, so what it measures is what it would serve)."""
         tuned = str(build_dir / manifest.model_dir) if manifest.model_dir else None
@@ -175,12 +172,10 @@ class Assistant:
                 f"run `tailor build {folder}` (or `tailor index {folder}` to chat with the base model over the documents first)"
             )
         if cfg is None:
-            from builder.config import TailorConfig
-
-            cfg = TailorConfig(name=folder.resolve().name)
+            cfg = ServingConfig(name=folder.resolve().name)
         return cls(
             name=cfg.name,
-            base_model=resolve_model(cfg.builder.base_model),
+            base_model=resolve_model(cfg.base_model),
             kb=_load_kb(build_dir / "index", folder, cfg),
             chat=cfg.chat,
             generation=cfg.generation,
@@ -450,7 +445,7 @@ class Assistant:
         return decline_text(self.chat.decline_message, self._titles, list(hits), self.kb.sources())
 
 
-def _load_kb(index_dir: Path, folder: Path, cfg):
+def _load_kb(index_dir: Path, folder: Path, cfg: ServingConfig | None):
     if not index_dir.is_dir():
         raise BuildError(f"{index_dir}: the knowledge base is missing; the build is incomplete: run `tailor build {folder}`")
     from knowledge import load_index

@@ -3,6 +3,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from knowledge.config import KnowledgeConfig
+
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant for {name}. Answer the user's question using only the numbered "
     "documents in the context. Cite the documents you use with their numbers, like [1]. "
@@ -69,3 +71,16 @@ class GenerationConfig(BaseModel):
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 is greedy decoding, reproducible answers.")
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     repetition_penalty: float = Field(1.1, ge=1.0, le=2.0, description="Small models loop without a little penalty; counts the answer's own tokens only, never the retrieved documents'.")
+
+
+class ServingConfig(BaseModel):
+    """The slice of assistant.yaml the runtime assistant reads, passed down by whoever loaded the
+    file (the CLI, the app, the builder): chat never reads YAML itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "Assistant"
+    base_model: str = Field("smollm2-135m-instruct", description="What builder.base_model names; served before a build.")
+    knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
+    chat: ChatConfig = Field(default_factory=ChatConfig)
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)

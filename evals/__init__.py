@@ -48,11 +48,12 @@ from evals._runner import (
     run_eval,
 )
 from evals._score import score_answer
+from evals.config import EvalsConfig, PrivacyConfig
 from evals._stats import Difference, Estimate, Stat, estimate, paired_difference
 from evals._suite import ANSWER_TYPES, SPLITS, EvalItem, is_bare_number, load_suite, sample_items, split_items, suite_suggestions
 
 __all__ = [
-    "ALL_VARIANTS", "ANSWER_TYPES", "GROUNDED_THRESHOLD", "METRICS",
+    "ALL_VARIANTS", "ANSWER_TYPES", "GROUNDED_THRESHOLD", "METRICS", "EvalsConfig", "PrivacyConfig",
     "EvalItem", "EvalReport", "Comparison", "Difference", "Estimate", "Gate", "Grounder", "Judge", "MetricDef", "Number", "Stat",
     "load_suite", "sample_items", "run_eval", "print_report", "score_answer", "read_results", "latest_report_dir",
     "parse_gates", "check_gates", "parse_variants", "estimate", "paired_difference", "claim_sentences",
@@ -61,4 +62,18 @@ __all__ = [
     "citation_scores", "primary_score", "chart_images",
     "HEADLINE_METRICS", "SPLITS", "holm", "is_bare_number", "split_items", "suite_suggestions", "check_suite",
     "LEAKAGE_NGRAM", "LEAKAGE_QUESTION_SIMILARITY", "EvalTexts", "LeakChecker", "leaked_in_build", "read_eval_texts",
+]  # fmt: skip
+
+# Human evaluation (votes, preference pairs, the leaderboard) and the app's view of reports.
+from evals._reportview import FALLBACK_SECONDS_PER_ANSWER, eval_estimate, eval_questions, newest_report_dir, report_summary, report_view, seconds_per_answer
+from evals._votes import (
+    MAX_ANSWER_CHARS, MAX_VOTE_VARIANTS, MIN_GAMES_FOR_INTERVAL, NO_WINNER, check_corrected, example_questions, fit_bradley_terry,
+    leaderboard, pair_tally, preference_pairs, read_votes, record_vote, redact, undo_vote, vote_outcomes, vote_preview,
+)  # fmt: skip
+
+__all__ += [
+    "FALLBACK_SECONDS_PER_ANSWER", "eval_estimate", "eval_questions", "newest_report_dir", "report_summary", "report_view",
+    "seconds_per_answer", "MAX_ANSWER_CHARS", "MAX_VOTE_VARIANTS", "MIN_GAMES_FOR_INTERVAL", "NO_WINNER", "check_corrected",
+    "example_questions", "fit_bradley_terry", "leaderboard", "pair_tally", "preference_pairs", "read_votes", "record_vote",
+    "redact", "undo_vote", "vote_outcomes", "vote_preview",
 ]  # fmt: skip

@@ -23,6 +23,8 @@ from evals._score import is_rag, score_answer
 from evals._stats import Estimate
 from evals._leakage import leaked_in_build, read_eval_texts
 from evals._suite import ANSWER_TYPES, EvalItem, load_suite, sample_items, split_items, suite_name, suite_suggestions
+from evals.config import EvalsConfig
+from chat.config import ServingConfig
 from knowledge.errors import InputError
 
 ALL_VARIANTS = ("extract", "base", "base+rag", "tuned", "tuned+rag")
@@ -301,7 +303,8 @@ def answer_items(assistant, items: list[EvalItem], variant: str, batch: int):
 
 def run_eval(
     folder,
-    cfg=None,
+    evals: EvalsConfig | None = None,
+    serving: ServingConfig | None = None,
     suite=None,
     variants=None,
     limit: int | None = None,
@@ -319,27 +322,25 @@ def run_eval(
     """Answer the suite with each variant, score every answer, and write build/reports/<suite>-<time>/.
 
     `suite` is a JSONL file or folder (default FOLDER/evals/); `variants` a list or 'a,b' text
-    (default cfg.evals.variants that the build has); `limit` a stratified sample of that many
-    questions drawn with `seed` (default cfg.evals.seed); `against` another build whose variants
+    (default evals.variants that the build has); `limit` a stratified sample of that many
+    questions drawn with `seed` (default evals.seed); `against` another build whose variants
     run too, prefixed 'other:'. `assistant`, `other` and `embedder` replace the loaded ones (tests).
     Gates in `fail_under` are checked before anything runs and reported in `gate_failures`.
     """
     started = time.perf_counter()
     folder = Path(folder)
-    if cfg is None:
-        from builder.config import load_config
-
-        cfg = load_config(folder)
+    evals = evals or EvalsConfig()
+    serving = serving or ServingConfig(name=folder.resolve().name)
     suite_path = Path(suite) if suite else folder / "evals"
     if suite is None and not suite_path.is_dir():
         raise InputError(f"{suite_path}: no eval suites; add JSONL files there (see docs/EVALUATION.md) or pass --suite PATH")
     items = load_suite(suite_path)
     name = suite_name(suite_path)
-    seed = cfg.evals.seed if seed is None else seed
-    in_split = split_items(items, split, cfg.evals.test_share)
+    seed = evals.seed if seed is None else seed
+    in_split = split_items(items, split, evals.test_share)
     if not in_split:
         raise InputError(f"{suite_path}: none of its {len(items)} questions falls in the {split} split "
-                         f"(evals.test_share {cfg.evals.test_share:g}); use --split all or add questions")
+                         f"(evals.test_share {evals.test_share:g}); use --split all or add questions")
     chosen = sample_items(in_split, limit, seed)
     maybe = any(it.answer_type == "yes_no" and it.answer.strip().lower() == "maybe" for it in items)
     options = ["Yes", "No", "Maybe"] if maybe else ["Yes", "No"]
@@ -349,16 +350,16 @@ def run_eval(
     if assistant is None:
         from chat import Assistant
 
-        assistant = Assistant.load(folder, cfg)
+        assistant = Assistant.load(folder, serving)
     if against is not None and other is None:
         from chat import Assistant
 
         other = Assistant.load(Path(against))
-    run_variants, notes = resolve_variants(requested, list(cfg.evals.variants), list(assistant.variants),
+    run_variants, notes = resolve_variants(requested, list(evals.variants), list(assistant.variants),
                                            None if other is None else list(other.variants))
     if FLOOR in assistant.variants and FLOOR not in run_variants:
         run_variants.insert(0, FLOOR)  # every report shows what copying the evidence scores
-    notes.insert(0, _split_note(split, len(in_split), len(items), cfg.evals.test_share))
+    notes.insert(0, _split_note(split, len(in_split), len(items), evals.test_share))
     numeric = suite_suggestions(items)
     if numeric:
         notes.append(f"{len(numeric)} free references are bare numbers and are scored by number matching "
@@ -371,8 +372,8 @@ def run_eval(
         notes.append(f"sample of {len(chosen)} of {len(in_split)} {split} questions (seed {seed}, decline questions kept in proportion)")
 
     judge = None
-    if cfg.evals.judge_url:
-        judge = Judge(cfg.evals.judge_url, cfg.evals.judge_model)
+    if evals.judge_url:
+        judge = Judge(evals.judge_url, evals.judge_model)
         judge.check()
     grounder = None
     if any(is_rag(v) for v in run_variants) or getattr(assistant, "kb", None) is not None:
@@ -380,7 +381,7 @@ def run_eval(
         if emb is None:
             from knowledge import load_embedder
 
-            emb = load_embedder(cfg.knowledge.embedder)
+            emb = load_embedder(serving.knowledge.embedder)
         grounder = Grounder(emb)
 
     build_ids = {"this": getattr(assistant, "build_id", None)}
@@ -394,7 +395,7 @@ def run_eval(
     results_path = out_dir / RESULTS
     info = {"suite": name, "suite_path": str(suite_path), "seed": seed, "limit": limit, "variants": run_variants, "split": split,
             "ids": [it.id for it in chosen], "build_ids": build_ids, "started": datetime.now().isoformat(timespec="seconds"),
-            "against": None if against is None else str(against), "judge_url": cfg.evals.judge_url}
+            "against": None if against is None else str(against), "judge_url": evals.judge_url}
     write_atomic(out_dir / RUN_INFO, json.dumps(info, indent=2))
 
     def build_of(variant: str):
@@ -411,12 +412,12 @@ def run_eval(
             out.write("\n")  # the interrupted run was cut mid-line; start clean
         spent = {"answering_s": 0.0, "choice_s": 0.0, "scoring_s": 0.0}
         gold = _GoldTexts(getattr(assistant, "kb", None))
-        batch = batch_size(cfg.evals.batch_size)
+        batch = batch_size(evals.batch_size)
         try:
             for variant in dict.fromkeys(v for _, v in todo):  # one variant at a time: its questions batch together
                 bar.set_description(variant)
                 who, real = (other, variant.removeprefix(OTHER_PREFIX)) if variant.startswith(OTHER_PREFIX) else (assistant, variant)
-                chat_cfg = getattr(who, "chat", None) or cfg.chat  # the answering build's own guardrail texts
+                chat_cfg = getattr(who, "chat", None) or serving.chat  # the answering build's own guardrail texts
                 mine = [it for it, v in todo if v == variant]
                 t_answer = time.perf_counter()
                 for n, (item, answer) in enumerate(answer_items(who, mine, real, batch)):
@@ -427,7 +428,7 @@ def run_eval(
                     record = score_answer(item, variant, answer, grounder=grounder, judge=judge,
                                           decline_message=chat_cfg.decline_message, disclaimer=chat_cfg.disclaimer,
                                           gold_texts=gold.texts(item.gold_docs), choice=choice)
-                    record["split"] = item.split(cfg.evals.test_share)
+                    record["split"] = item.split(evals.test_share)
                     if record["build_id"] is None:
                         record["build_id"] = build_of(variant)
                     record["timings"]["batch_size"] = batch
@@ -448,8 +449,8 @@ def run_eval(
         judge.close()
 
     report = aggregate_report(out_dir, chosen, run_variants, seed, limit, len(items), str(suite_path),
-                              cfg.evals.bootstrap_samples, build_ids, notes, split=split)
-    report.test_share, report.n_split = cfg.evals.test_share, len(in_split)
+                              evals.bootstrap_samples, build_ids, notes, split=split)
+    report.test_share, report.n_split = evals.test_share, len(in_split)
     report.gate_failures = check_gates(gates, report.metrics)
     from evals._report import write_reports
 

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from builder.config import TailorConfig
 from evals import (
     EvalItem,
     LeakChecker,
@@ -171,7 +170,7 @@ def test_every_report_runs_extract_states_its_split_and_flags_a_model_below_the_
     script = {(r["question"], "extract"): "Yes, parking is free for patients [1]." for r in ROWS}
     script.update({(r["question"], "base+rag"): "I think it costs money." for r in ROWS})
     fake = ChoosingAssistant(variants=["extract", "base", "base+rag"], script=script, hits=hits)
-    report = run_eval(folder, TailorConfig(), variants="base+rag", assistant=fake, embedder=embedder, progress=False)
+    report = run_eval(folder, variants="base+rag", assistant=fake, embedder=embedder, progress=False)
     assert report.variants[0] == "extract" and report.split == "test"
     test_ids = {it.id for it in split_items(load_suite(folder / "evals"), "test")}
     assert {r["id"] for r in report.records} == test_ids and 0 < len(test_ids) < len(ROWS)
@@ -251,7 +250,7 @@ def test_eval_warns_when_the_build_trained_on_an_eval_answer(folder, embedder):
     assert leaked_in_build(folder / "build", read_eval_texts(folder / "evals")) == 1
     fake = FakeAssistant()
     fake.folder = folder
-    report = run_eval(folder, TailorConfig(), assistant=fake, embedder=embedder, progress=False, split="all")
+    report = run_eval(folder, assistant=fake, embedder=embedder, progress=False, split="all")
     assert any(n.startswith("WARNING: the build trained on 1 texts") for n in report.notes)
 
 
@@ -278,7 +277,7 @@ def test_results_record_the_evidence_each_variant_was_given(folder, embedder):
         return ans
 
     fake.answer = answer
-    report = run_eval(folder, TailorConfig(), assistant=fake, embedder=embedder, progress=False, split="all")
+    report = run_eval(folder, assistant=fake, embedder=embedder, progress=False, split="all")
     lines = read_results(report.dir / "results.jsonl")
     rag = [x for x in lines if x["variant"] == "base+rag"]
     assert rag and all(x["evidence"]["tokens"] == 3 and len(x["evidence"]["chunk_ids"]) == 1 for x in rag)

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from builder.config import TailorConfig
+from evals import EvalsConfig
 from evals import Judge, run_eval
 from evals_fakes import FakeAssistant, write_suite
 from knowledge.errors import ConfigError
@@ -58,7 +58,7 @@ def test_run_eval_adds_the_judge_metric(judge_server, folder, embedder):
         {"question": "When do you open?", "answer": "At 9.", "answer_type": "free"},
         {"question": "Do you treat horses?", "answer": "", "answer_type": "decline"},
     ])
-    cfg = TailorConfig(evals={"judge_url": judge_server["url"], "variants": ["base"]})
+    cfg = EvalsConfig(**{"judge_url": judge_server["url"], "variants": ["base"]})
     report = run_eval(folder, cfg, assistant=FakeAssistant(), embedder=embedder, progress=False)
     assert report.value("judge", "base") == 0.75
     # one check request, then one per answerable question (decline questions are not judged)
@@ -70,7 +70,7 @@ def test_a_down_endpoint_is_a_clear_error_before_the_run(folder, embedder):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here once the socket closes
     write_suite(folder / "evals" / "s.jsonl", [{"question": "q", "answer": "a", "answer_type": "free"}])
-    cfg = TailorConfig(evals={"judge_url": f"http://127.0.0.1:{port}/v1", "variants": ["base"]})
+    cfg = EvalsConfig(**{"judge_url": f"http://127.0.0.1:{port}/v1", "variants": ["base"]})
     assistant = FakeAssistant()
     with pytest.raises(ConfigError, match=r"evals.judge_url: cannot reach the judge at http://127.0.0.1:\d+/v1/chat/completions .*remove judge_url"):
         run_eval(folder, cfg, assistant=assistant, embedder=embedder, progress=False)

@@ -115,7 +115,7 @@ def test_batched_eval_gives_the_answers_of_one_at_a_time(retrieval_only_folder):
 
     def answers(batch: int) -> dict:
         run = cfg.model_copy(update={"evals": cfg.evals.model_copy(update={"batch_size": batch})})
-        report = run_eval(retrieval_only_folder, run, progress=False, split="all")
+        report = run_eval(retrieval_only_folder, run.evals, run.serving(), progress=False, split="all")
         assert {r["timings"]["batch_size"] for r in report.records} == {batch}
         return {(r["id"], r["variant"]): r["answer"] for r in report.records}
 

@@ -6,7 +6,6 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from builder.config import TailorConfig
 from evals import read_results, run_eval
 from evals_fakes import FakeAssistant, write_suite
 
@@ -57,7 +56,7 @@ def suite_folder(folder):
 def run(folder, embedder, **kw):
     kw.setdefault("assistant", FakeAssistant(script=SCRIPT, hits=HITS))
     kw.setdefault("split", "all")  # five questions: the mechanics, not a held-out figure
-    return run_eval(folder, TailorConfig(), embedder=embedder, progress=False, **kw)
+    return run_eval(folder, embedder=embedder, progress=False, **kw)
 
 
 def test_metrics_match_hand_computed_values(suite_folder, embedder):

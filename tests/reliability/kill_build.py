@@ -7,6 +7,7 @@ written), dpo (after the first DPO training step), export (after the merged mode
 before it is swapped in). The kill is a real SIGKILL from inside the process at that point, so
 no cleanup code runs, as when the machine loses power or the OOM killer strikes.
 """
+import dataclasses
 import os
 import signal
 import sys
@@ -44,7 +45,7 @@ def arm(stage: str) -> None:
     elif stage == "dpo":
         from transformers import Trainer
 
-        run_dpo, original_step = B.RUNNERS["dpo"], Trainer.training_step
+        run_dpo, original_step = B.STAGE["dpo"].run, Trainer.training_step
 
         def step(self, *a, **k):
             out = original_step(self, *a, **k)
@@ -55,7 +56,7 @@ def arm(stage: str) -> None:
             Trainer.training_step = step
             return run_dpo(b)
 
-        B.RUNNERS["dpo"] = dpo_stage
+        B.STAGE["dpo"] = dataclasses.replace(B.STAGE["dpo"], run=dpo_stage)
     elif stage == "export":
         import builder._export as E
 
