@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from chat import Assistant, GenerationConfig, fit_messages, generation_kwargs, resolve_model, retrieval_query  # noqa: E402
-from chat import _backends  # noqa: E402
+from chat import DecodeBatch, Request, generate_all, load_model, load_tokenizer  # noqa: E402
 from knowledge import build_index, load_index  # noqa: E402
 
 from _results import make_recorder  # noqa: E402  (bench/ is on sys.path when a script runs)
@@ -103,7 +103,7 @@ def bench_generation(folder: Path, quick: bool) -> None:
     assistant = Assistant.load(folder)
     assistant.generation = gen.model_copy(update={"dtype": DTYPE})
     assistant.retrieval["k"] = 4
-    loaded = _backends.load_model(assistant.base_model, None, DTYPE)
+    loaded = load_model(assistant.base_model, None, DTYPE)
     # The exact prompt the assistant builds for the question, for the baseline.
     hits = assistant.kb.search(QUESTION, k=4)
     system = assistant.chat.system_prompt.replace("{name}", assistant.name)
@@ -134,11 +134,9 @@ def bench_batching(folder: Path, quick: bool) -> None:
     """8 questions, as RAG prompts (4 chunks each) and alone: one `generate` at a time vs decoded together."""
     from transformers import GenerationConfig as HFGenerationConfig
 
-    from chat._batching import generate_all
-
     gen = GenerationConfig(max_new_tokens=32 if quick else 64)
     assistant = Assistant.load(folder)
-    loaded = _backends.load_model(assistant.base_model, None, DTYPE)
+    loaded = load_model(assistant.base_model, None, DTYPE)
     model, tokenizer = loaded.model, loaded.tokenizer
     system = assistant.chat.system_prompt.replace("{name}", assistant.name)
 
@@ -196,9 +194,8 @@ def bench_batching(folder: Path, quick: bool) -> None:
 def bench_batch_step(folder: Path, quick: bool) -> None:
     """What one decode step costs for 8 rows against 1, over ~1,150 cached tokens each (a base+rag
     prompt): the ceiling on what batching can add to decode throughput on this machine."""
-    from chat._batching import DecodeBatch, Request
 
-    loaded = _backends.load_model(resolve_model("smollm2-135m-instruct"), None, DTYPE)
+    loaded = load_model(resolve_model("smollm2-135m-instruct"), None, DTYPE)
     gen = GenerationConfig(max_new_tokens=1000)
     seconds = {}
     for rows in (1, 8):
@@ -277,7 +274,7 @@ def bench_options(folder: Path, quick: bool) -> None:
 
 def bench_retrieval(folder: Path, quick: bool) -> None:
     assistant = Assistant.load(folder)
-    tokenizer = _backends.load_tokenizer(assistant.base_model)[0]
+    tokenizer = load_tokenizer(assistant.base_model)[0]
     qs = questions(folder, 40 if quick else 150)
     system = assistant.chat.system_prompt.replace("{name}", assistant.name)
     k, mode = assistant.retrieval.get("k"), assistant.retrieval.get("mode")

@@ -29,7 +29,7 @@ from _results import make_recorder  # noqa: E402
 
 
 def gate(folder: Path, index: Path, split: str, k: int, mode: str) -> dict:
-    from builder._calibrate import calibrate
+    from builder import calibrate
     from chat import Assistant, retrieval_query
     from evals import load_suite, split_items
     from knowledge import load_index

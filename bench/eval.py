@@ -35,8 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from builder.config import load_config  # noqa: E402
 from chat import Assistant  # noqa: E402
-from evals import load_suite, run_eval, sample_items  # noqa: E402
-from evals._runner import batch_size  # noqa: E402
+from evals import batch_size, load_suite, run_eval, sample_items  # noqa: E402
 from knowledge import build_index  # noqa: E402
 
 from _results import make_recorder  # noqa: E402  (bench/ is on sys.path when a script runs)

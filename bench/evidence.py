@@ -18,13 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from builder._data import answer_recall  # noqa: E402
+from builder import answer_recall  # noqa: E402
 from builder.config import load_config  # noqa: E402
-from chat._extract import extract_answer  # noqa: E402
+from chat import extract_answer  # noqa: E402
 from chat.evidence import select_evidence  # noqa: E402
 from chat.models import resolve_model  # noqa: E402
 from evals import token_f1  # noqa: E402
-from evals._suite import load_suite, split_items, suite_files  # noqa: E402
+from evals import load_suite, split_items, suite_files  # noqa: E402
 from knowledge import load_index  # noqa: E402
 
 

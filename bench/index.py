@@ -29,10 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from knowledge import KnowledgeConfig, build_index, load_embedder, load_index  # noqa: E402
-from knowledge import _store  # noqa: E402
-from knowledge._search import KnowledgeBase, rrf  # noqa: E402
-from knowledge._types import Chunk  # noqa: E402
+from knowledge import Chunk, KnowledgeBase, KnowledgeConfig, build_index, index_from_vectors, load_embedder, load_index, rrf  # noqa: E402
 
 from _results import make_recorder  # noqa: E402  (bench/ is on sys.path when a script runs)
 COMMAND = "bench/index.py"
@@ -127,14 +124,7 @@ def synthetic_kb(n: int, dim: int, tmp: Path, embedder, rng) -> KnowledgeBase:
     vectors = rng.standard_normal((n, dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     chunks = [Chunk(id=f"c{i}", text=t, source=f"doc{i // 20}.txt", start=0, end=len(t)) for i, t in enumerate(texts)]
-    folder = tmp / f"latency_{n}"
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = {"format": _store.FORMAT_VERSION, "embedder": embedder.name, "embedder_path": embedder.path,
-                "dimension": dim, "chunking": {}, "index_type": "flat", "n_chunks": n, "files": {}}  # fmt: skip
-    _store.write_version(folder, manifest, chunks, vectors, texts, "flat")
-    cfg = KnowledgeConfig(chunk_context=False)
-    return KnowledgeBase(folder, manifest, chunks, _store.read_embeddings(folder), _store.load_faiss(folder),
-                         _store.load_bm25(folder / "bm25"), embedder, cfg)  # fmt: skip
+    return index_from_vectors(tmp / f"latency_{n}", chunks, vectors, embedder, KnowledgeConfig(chunk_context=False))
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:

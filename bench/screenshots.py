@@ -4,7 +4,7 @@
     .venv/bin/python bench/screenshots.py examples/clinic --eval-limit 3   # also run a small eval first
     .venv/bin/python bench/screenshots.py FOLDER --out /tmp/shots --question "..." --question "..." --query "..."
 
-It serves FOLDER in-process on a free loopback port, asks a question in Chat, compares two
+It serves FOLDER (`app.py serve`, its own process) on a free loopback port, asks a question in Chat, compares two
 variants in Side by side (without voting unless --vote, so the folder's feedback stays
 untouched), searches in Build, and saves chat.png, side_by_side.png, eval.png and build.png, then
 each tab again 390 px wide (a phone) as *-390.png.
@@ -230,18 +230,18 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from app import _load, build_ui, example_questions, launch
+    from evals import example_questions
+    from serve import start_server  # bench/ is on sys.path when a script runs
 
-    cfg = _load(args.folder)
     questions = args.question or (example_questions(args.folder, 1) or ["What are your opening hours?"])[:1]
-    demo = build_ui(args.folder, cfg)
     port = free_port()
-    launch(demo, port=port, prevent_thread_lock=True)
+    server = start_server(args.folder.resolve(), port)  # `app.py serve`, as a user starts it
     try:
         for path in tour(f"http://127.0.0.1:{port}/", args.out, questions, args.query or questions[-1], args.vote, args.eval_limit):
             print(path)
     finally:
-        demo.close()
+        server.terminate()
+        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -213,7 +213,7 @@ def main() -> None:
     per_client = args.requests or (1 if args.quick else 2)
     single_n = 2 if args.quick else 4
 
-    from app import example_questions
+    from evals import example_questions
 
     folder, what, ours = prepare_folder(args.folder, args.max_new_tokens)
     questions = example_questions(folder, n=16) or ["What are your opening hours?"]

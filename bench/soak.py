@@ -137,7 +137,8 @@ def main() -> None:
     args = ap.parse_args()
     minutes, clients = (2.0, 3) if args.quick else (args.minutes, args.clients)
 
-    from app import example_questions, read_jsonl
+    from evals import example_questions
+    from knowledge.files import read_jsonl_tolerant as read_jsonl
 
     folder = prepare_folder(args.max_new_tokens)
     questions = example_questions(folder, n=16) or ["What are your opening hours?"]

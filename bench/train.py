@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from _results import make_recorder  # noqa: E402  (bench/ is on sys.path when a script runs)
-from builder._common import use_bf16  # noqa: E402  (TRL's own default: bf16 where the GPU has it, never on a CPU)
+from builder import use_bf16  # noqa: E402  (TRL's own default: bf16 where the GPU has it, never on a CPU)
 
 EXAMPLE = ROOT / "examples" / "clinic"
 DEVICE = f"on {torch.cuda.get_device_name(0)}, bf16" if torch.cuda.is_available() else f"on {os.cpu_count()} CPU cores, fp32"
@@ -107,7 +107,7 @@ def sft_tokens_per_s(rows, cfg, base: str, ours: bool, out: Path) -> tuple[float
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from builder._sft import lora_config, run_sft
+    from builder import lora_config, run_sft
 
     if ours:
         result = run_sft(base, rows, cfg, out / "adapter", out / "ckpt", key="bench")
@@ -129,7 +129,7 @@ def lora_params(cfg, base: str) -> tuple[int, int]:
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from builder._sft import lora_config
+    from builder import lora_config
 
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(base), lora_config(cfg))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -143,7 +143,7 @@ def dpo_seconds_per_step(pairs, cfg, base: str, sft_adapter: str, ours: bool, ou
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
-    from builder._dpo import run_dpo
+    from builder import run_dpo
 
     if ours:
         result = run_dpo(base, sft_adapter, pairs, [], cfg, out / "dpo", out / "dpo-work")
@@ -168,7 +168,7 @@ def main() -> None:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     print(f"torch threads: {torch.get_num_threads()}; CPU: {os.cpu_count()} cores; GPU: {gpu}")
 
-    from builder._common import read_jsonl
+    from knowledge.files import read_jsonl
 
     with tempfile.TemporaryDirectory(prefix="tailor-bench-") as tmp:
         tmp = Path(tmp)

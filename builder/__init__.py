@@ -18,7 +18,8 @@ from pathlib import Path
 # `import builder.config` (every CLI command reads assistant.yaml through it) stays instant.
 _LAZY = {
     "STAGES": "._build", "STAGE": "._build", "Stage": "._build", "prerequisites": "._build", "BuildSummary": "._build", "StageReport": "._build", "build": "._build",
-    "run_dpo": "._dpo", "run_sft": "._sft",
+    "run_dpo": "._dpo", "run_sft": "._sft", "lora_config": "._sft", "calibrate": "._calibrate", "answer_recall": "._data",
+    "use_bf16": "._common",
 }  # fmt: skip
 
 
@@ -29,7 +30,7 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'builder' has no attribute {name!r}")
 
-__all__ = ["build", "run_sft", "run_dpo", "export_gguf", "BuildSummary", "StageReport", "STAGES", "STAGE", "Stage", "prerequisites"]
+__all__ = ["build", "run_sft", "run_dpo", "export_gguf", "BuildSummary", "StageReport", "STAGES", "STAGE", "Stage", "prerequisites", "lora_config", "calibrate", "answer_recall", "use_bf16"]
 
 
 def export_gguf(folder, cfg=None, out: Path | None = None, dtype: str = "f16") -> Path:
@@ -37,10 +38,11 @@ def export_gguf(folder, cfg=None, out: Path | None = None, dtype: str = "f16") -
     transformers loads it back with the same predictions. Needs a built (trained) assistant."""
     from chat.manifest import read_manifest
     from knowledge.errors import BuildError
+    from knowledge.folder import AssistantFolder
 
     from ._export import export_gguf_file
 
-    build_dir = Path(folder) / "build"
+    build_dir = AssistantFolder(folder).build
     manifest, _ = read_manifest(build_dir)
     if not manifest.model_dir:
         raise BuildError(

@@ -23,6 +23,7 @@ from typing import Callable
 from chat.manifest import MANIFEST_NAME, DeclineCalibration, Manifest, write_manifest
 from chat.prompt import PROMPT_FORMAT_VERSION
 from knowledge.errors import BuildError, InputError
+from knowledge.folder import AssistantFolder
 
 from ._leakage import LEAKAGE_RULES, read_eval_texts
 from ._synthesize import SYNTHESIS_VERSION
@@ -38,9 +39,8 @@ from ._common import (
     setup_log,
     use_bf16,
     use_cuda,
-    write_json,
-    write_jsonl,
 )
+from knowledge.files import write_json, write_jsonl
 
 MIN_PAIRS = 4  # fewer preference pairs than this are not worth a DPO run
 DEFAULT_CPU_TOKENS_PER_S = 120.0  # SmolLM2-135M LoRA on 2 CPU cores, for the first ETA
@@ -114,15 +114,10 @@ class _Build:
 
     def __init__(self, folder: Path, cfg, resume: bool):
         self.folder, self.cfg, self.resume = Path(folder), cfg, resume
-        self.build_dir = self.folder / "build"
-        self.docs_dir = self.folder / "docs"
-        self.index_dir = self.build_dir / "index"
-        self.data_dir = self.build_dir / "data"
-        self.adapters_dir = self.build_dir / "adapters"
-        self.state_dir = self.build_dir / "stages"
-        self.conversations = self.folder / "data" / "conversations.jsonl"
-        self.preferences = self.folder / "data" / "preferences.jsonl"
-        self.feedback = self.folder / "feedback" / "preferences.jsonl"
+        self.paths = paths = AssistantFolder(folder)
+        self.build_dir, self.docs_dir, self.index_dir = paths.build, paths.docs, paths.index
+        self.data_dir, self.adapters_dir, self.state_dir = paths.training_data, paths.adapters, paths.stages
+        self.conversations, self.preferences, self.feedback = paths.conversations, paths.preferences, paths.feedback_pairs
         self.states = {s: self._read_state(s) for s in STAGES}
         self.keys: dict[str, str] = {}
         self.new_model_dir: Path | None = None
@@ -280,7 +275,7 @@ def _stage_base(b: _Build) -> tuple[dict, str]:
 
 
 def _eval_suites_hash(b: _Build) -> str:
-    return hash_json([hash_file(p) for p in sorted((b.folder / "evals").glob("*.jsonl"))])
+    return hash_json([hash_file(p) for p in b.paths.suites()])
 
 
 def _synthesize(b: _Build, eval_questions: list[str]):
@@ -312,7 +307,7 @@ def _synthesize(b: _Build, eval_questions: list[str]):
 
     from ._leakage import LeakChecker, read_eval_texts
 
-    evals = read_eval_texts(b.folder / "evals")
+    evals = read_eval_texts(b.paths.evals)
     leaks = LeakChecker(evals).text_leaks if not evals.empty else None
 
     result = synthesize(
@@ -361,7 +356,7 @@ def _stage_data(b: _Build) -> tuple[dict, str]:
     from ._inputs import load_conversations, load_preferences
 
     cfg, notes = b.cfg, []
-    evals = read_eval_texts(b.folder / "evals")  # kept out of training: questions for synthesis, everything for leakage
+    evals = read_eval_texts(b.paths.evals)  # kept out of training: questions for synthesis, everything for leakage
     convs = load_conversations(b.conversations) if b.conversations.exists() else []
     synth_pairs, synth_info = [], None
     mode = cfg.builder.synthesize.mode
@@ -607,7 +602,7 @@ def _stage_evaluate(b: _Build) -> tuple[dict, str]:
     note = (f"held-out eval loss {out['base']['eval_loss']:.3f} -> {out['tuned']['eval_loss']:.3f}, "
             f"token F1 {out['base']['token_f1']:.3f} -> {out['tuned']['token_f1']:.3f} (base -> tuned, with retrieval)") if rows else "no held-out conversations"
 
-    suites = sorted((b.folder / "evals").glob("*.jsonl"))
+    suites = b.paths.suites()
     if suites and b.cfg.evals.select_limit > 0:
         from chat import Assistant
 
@@ -720,9 +715,9 @@ def build(folder, cfg, force=(), only: str | None = None, skip_train: bool = Fal
     assistant over the base model (index, base, calibrate, manifest). `resume`: continue an
     interrupted training stage from its last checkpoint.
     """
-    from knowledge._lock import folder_lock
+    from knowledge import folder_lock
 
-    with folder_lock(Path(folder) / "build", "build"):
+    with folder_lock(AssistantFolder(folder).build, "build"):
         return _build(folder, cfg, force, only, skip_train, resume, quiet)
 
 

@@ -29,7 +29,7 @@ from importlib import resources
 
 import numpy as np
 
-from chat._coverage import CoverageCheck, Term, distinctive_terms, normalise, tokens
+from chat import CoverageCheck, Term, distinctive_terms
 from chat.manifest import DeclineCalibration
 
 MIN_IN_DOMAIN_RECALL = 0.9  # answer at least this share of the domain's own questions
@@ -98,7 +98,7 @@ def absent_entities(check: CoverageCheck) -> list[str]:
 
 
 def _all_words_present(entity: str, check: CoverageCheck) -> bool:
-    return all(check.vocabulary.has(w) for w in normalise(tokens(entity)))
+    return check.vocabulary.has_all_words(entity)
 
 
 def _swap(question: str, term: Term, entity: str) -> str:

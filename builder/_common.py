@@ -8,14 +8,13 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 from evals import normalize_answer, token_f1  # noqa: F401  (re-exported: the build's held-out F1)
+from knowledge import files
 
 log = logging.getLogger("tailor.build")
 
@@ -102,47 +101,9 @@ def token_recall(reference: str, passage: str) -> float:
 # --- files ---------------------------------------------------------------------------------
 
 
-def write_json(path: Path, data) -> None:
-    """Atomic: a reader sees the old file or the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, default=str)
-    os.replace(tmp, path)
-
-
-def write_jsonl(path: Path, rows) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-
-
 def read_jsonl(path: Path) -> list[dict]:
     """Rows of a JSONL file the build wrote (build/data/); a damaged line names file:line."""
-    from knowledge.files import jsonl_lines
-    from knowledge.errors import InputError
-
-    rows = []
-    for n, line in jsonl_lines(path):
-        try:
-            rows.append(json.loads(line))
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise InputError(f"{path}:{n}: not valid JSON ({exc}); delete {Path(path).parent} and run the build again") from None
-    return rows
-
-
-def replace_dir(tmp: Path, final: Path) -> None:
-    """Move a finished folder into place; the old one is removed only after the new one is there."""
-    old = final.with_name(f"{final.name}.old-{os.getpid()}")
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
+    return files.read_jsonl(path, fix=f"delete {Path(path).parent} and run the build again")
 
 
 # --- build log -----------------------------------------------------------------------------

@@ -41,7 +41,7 @@ ROW_MARGIN = 16  # tokens kept free for the answer's turn markup and its [n]
 
 def system_prompt(cfg) -> str:
     """The served system prompt: chat.system_prompt with {name} filled in."""
-    return cfg.chat.system_prompt.replace("{name}", cfg.name)
+    return cfg.chat.system_text(cfg.name)
 
 
 @dataclass

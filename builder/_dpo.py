@@ -14,7 +14,9 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from ._common import is_main_process, log, replace_dir, token_f1, use_bf16, use_cuda
+from knowledge.files import replace_dir
+
+from ._common import is_main_process, log, token_f1, use_bf16, use_cuda
 from ._data import pair_row
 from ._generate import generate, load_model, load_tokenizer
 

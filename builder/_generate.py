@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from chat._batching import generate_all
+from chat import generate_all
 from chat.config import GenerationConfig
 
 from ._common import use_bf16, use_cuda

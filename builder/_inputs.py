@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from knowledge.files import MAX_LINE_BYTES
+from knowledge.files import jsonl_rows
 from knowledge.errors import InputError
 
 ROLES = ("system", "user", "assistant")
@@ -55,32 +55,9 @@ def _raise_all(path: Path, problems: list[str]) -> None:
 
 
 def _read_lines(path: Path, problems: list[str]) -> list[tuple[int, dict]]:
-    """(line number, object) per line; each undecodable, oversized or invalid line is a problem
-    naming its line (decoded line by line, so one bad byte does not hide the rest of the file)."""
-    rows = []
-    for n, data in enumerate(path.read_bytes().split(b"\n"), start=1):
-        if len(data) > MAX_LINE_BYTES:
-            problems.append(f"{path.name}:{n}: line is {len(data):,} bytes; the limit is {MAX_LINE_BYTES:,} (shorten or split it)")
-            continue
-        try:
-            raw = data.decode("utf-8-sig" if n == 1 else "utf-8")
-        except UnicodeDecodeError as exc:
-            problems.append(f"{path.name}:{n}: not UTF-8 (byte 0x{data[exc.start]:02x} at byte {exc.start + 1} of the line); save the file as UTF-8")
-            continue
-        if not raw.strip():
-            continue
-        try:
-            row = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{path.name}:{n}: not valid JSON ({exc.msg} at column {exc.colno})")
-            continue
-        except RecursionError:
-            problems.append(f"{path.name}:{n}: JSON nested too deeply")
-            continue
-        if not isinstance(row, dict):
-            problems.append(f"{path.name}:{n}: expected a JSON object, got {type(row).__name__}")
-            continue
-        rows.append((n, row))
+    """(line number, object) per line; each undecodable, oversized or invalid line is a problem naming its line."""
+    rows, bad = jsonl_rows(path, label=path.name)
+    problems.extend(bad)
     return rows
 
 

@@ -5,7 +5,9 @@ import shutil
 import time
 from pathlib import Path
 
-from ._common import is_main_process, log, replace_dir, use_bf16, use_cuda
+from knowledge.files import replace_dir
+
+from ._common import is_main_process, log, use_bf16, use_cuda
 from ._template import training_chat_template
 
 

@@ -8,6 +8,11 @@ cited sources, declining when the documents hold nothing relevant.
 """
 from chat._assistant import FALLBACK_DECLINE_THRESHOLD, Assistant
 from chat._backends import generation_kwargs
+from chat._backends import load_model, load_tokenizer
+from chat._batching import DecodeBatch, Request, generate_all
+from chat._extract import extract_answer
+from chat._citations import MIN_CLAIM_WORDS, SUPPORT_THRESHOLD, sentences, unit_vectors
+from chat._coverage import CoverageCheck, Term, distinctive_terms
 from chat._types import VARIANTS, Answer, Citation, Token
 from chat.config import ChatConfig, EscalationRule, GenerationConfig, ServingConfig
 from chat.manifest import Manifest, read_manifest, write_manifest
@@ -24,6 +29,19 @@ __all__ = [
     "generation_kwargs",
     "ChatConfig",
     "ServingConfig",
+    "generate_all",
+    "DecodeBatch",
+    "Request",
+    "load_model",
+    "load_tokenizer",
+    "extract_answer",
+    "MIN_CLAIM_WORDS",
+    "SUPPORT_THRESHOLD",
+    "sentences",
+    "unit_vectors",
+    "CoverageCheck",
+    "Term",
+    "distinctive_terms",
     "EscalationRule",
     "GenerationConfig",
     "Manifest",

@@ -25,6 +25,7 @@ from chat.manifest import MANIFEST_NAME, read_manifest
 from chat.models import resolve_model
 from chat.prompt import fit_messages, format_context, retrieval_query
 from knowledge.errors import BuildError, InputError
+from knowledge.folder import AssistantFolder
 
 # Decline threshold before a build has calibrated one (retrieval-only, or a manifest without
 # `decline`): the best cosine similarity between the question and any chunk, as MiniLM
@@ -48,7 +49,7 @@ def _paths(path: Path) -> tuple[Path, Path]:
         raise BuildError(f"{path}: no such folder; give an assistant folder (with docs/ and build/) and run `tailor build {path}`")
     if path.name == "build" or (path / MANIFEST_NAME).exists():
         return path.parent, path
-    return path, path / "build"
+    return path, AssistantFolder(path).build
 
 
 def _runtime_overrides(chat: ChatConfig, gen: GenerationConfig, cfg: ServingConfig | None) -> tuple[ChatConfig, GenerationConfig]:
@@ -320,7 +321,7 @@ class Assistant:
         Fills answer.dropped, answer.chunk_ids and answer.evidence (chunk ids and token count)."""
         budget, trained = self._budget(answer.variant, window)
         kept = history[-self.chat.history_turns:] if self.chat.history_turns else []
-        system = self.chat.system_prompt.replace("{name}", self.name)
+        system = self.chat.system_text(self.name)
         conversation = [*kept, {"role": "user", "content": question}]
         passages = None if hits is None else select_evidence(tokenizer, question, [h.chunk for h in hits], self.chat.evidence_tokens)
         messages, dropped = fit_messages(tokenizer, system, conversation, passages, budget)

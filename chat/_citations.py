@@ -220,7 +220,8 @@ class _Encoded:
         return np.stack([self.vectors[t] for t in texts]) if texts else np.zeros((0, 0), np.float32)
 
 
-def _unit_vectors(embedder, texts: list[str]) -> np.ndarray:
+def unit_vectors(embedder, texts: list[str]) -> np.ndarray:
+    """TEXTS embedded and scaled to length 1, so a dot product is the cosine."""
     vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
@@ -250,7 +251,7 @@ def support_matrix(claim_list: list[str], hits: list, embedder, threshold: float
     # mostly qualify ("with no income, a signed statement is enough").
     flipped = [i for i, c in enumerate(claim_list) if _VERB_NEGATION.search(c)]
     texts = claim_list + [_affirmed(claim_list[i]) for i in flipped] + [u for _, u in units]
-    vectors = _unit_vectors(embedder, texts)
+    vectors = unit_vectors(embedder, texts)
     n_rows = len(claim_list) + len(flipped)
     sims = vectors[:n_rows] @ vectors[n_rows:].T  # (claims, then affirmed claims) x units
     owner = np.array([n for n, _ in units])
@@ -441,7 +442,7 @@ def conflicting_figures(text: str, passages: list[str], embedder, near: float = 
     units = [u for p in passages for u in passage_units(p) if _prices_and_times(u)]
     if not claim_list or not units:
         return []
-    vectors = _unit_vectors(embedder, claim_list + units)
+    vectors = unit_vectors(embedder, claim_list + units)
     sims = vectors[: len(claim_list)] @ vectors[len(claim_list):].T
     out: list[str] = []
     for i, claim in enumerate(claim_list):

@@ -77,6 +77,10 @@ class Vocabulary:
     def has(self, word: str) -> bool:
         return word in self.df
 
+    def has_all_words(self, text: str) -> bool:
+        """Whether every word of TEXT, normalised as a question's are, occurs in the documents."""
+        return all(self.has(w) for w in normalise(tokens(text)))
+
 
 _STEMMER_LOCK = threading.Lock()
 _STEMMER = None

@@ -5,6 +5,7 @@ import json
 from typing import Callable
 
 from chat._assistant import Assistant
+from chat._history import with_turn, without_disclaimer  # noqa: F401 (without_disclaimer: tests import it from here)
 from chat._types import Answer
 from knowledge.errors import TailorError
 
@@ -30,15 +31,6 @@ def format_sources(answer: Answer) -> str:
         how += {True: f"; this passage supports {part}the answer", False: "; this passage does not support the answer"}.get(c.supports, "")
         lines.append(f"[{c.n}] {c.source}{page}  (score {c.score:.3f}, similarity {c.similarity:.2f}{how})\n    {c.snippet}")
     return "\n".join(lines)
-
-
-def without_disclaimer(answer: Answer) -> str:
-    """What the assistant said, without the disclaimer Tailor appended: the disclaimer is not
-    part of the conversation, so it is never sent back to the model as history."""
-    text = answer.text
-    if answer.disclaimer and text.endswith(answer.disclaimer):
-        text = text[: -len(answer.disclaimer)].rstrip()
-    return text
 
 
 def verdict_line(answer: Answer) -> str:
@@ -116,5 +108,4 @@ def chat_loop(assistant: Assistant, variant: str | None, read: Callable[[str], s
         except TailorError as exc:
             write(f"error: {exc}\n")
             continue
-        reply = without_disclaimer(last)
-        history += [{"role": "user", "content": line}, {"role": "assistant", "content": reply}]
+        history = with_turn(history, line, last)  # the disclaimer is stripped there, as in the app

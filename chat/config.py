@@ -48,6 +48,10 @@ class ChatConfig(BaseModel):
         None, description="Token budget for the prompt; default is the model's context window minus max_new_tokens."
     )
 
+    def system_text(self, name: str) -> str:
+        """The system prompt as served and trained on: {name} replaced by the assistant's name."""
+        return self.system_prompt.replace("{name}", name)
+
 
 class GenerationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -15,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from chat.config import ChatConfig, GenerationConfig
 from chat.prompt import PROMPT_FORMAT_VERSION
 from knowledge.errors import BuildError
+from knowledge.files import write_text_atomic
+from knowledge.folder import MANIFEST_NAME
 
-MANIFEST_NAME = "manifest.json"
 
 
 class DeclineCalibration(BaseModel):
@@ -78,10 +77,4 @@ def read_manifest(build_dir: Path) -> tuple[Manifest, str]:
 
 def write_manifest(build_dir: Path, manifest: Manifest) -> None:
     """Write atomically: a reader sees the old manifest or the new one, never half of one."""
-    build_dir = Path(build_dir)
-    build_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".manifest.", dir=build_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(manifest.model_dump_json(indent=2))
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; a manifest is meant to be read by servers and tools
-    os.replace(tmp, build_dir / MANIFEST_NAME)
+    write_text_atomic(Path(build_dir) / MANIFEST_NAME, manifest.model_dump_json(indent=2))

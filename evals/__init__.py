@@ -36,6 +36,7 @@ from evals._metrics import (
 )
 from evals._report import chart_images, print_report
 from evals._runner import (
+    batch_size,
     ALL_VARIANTS,
     EvalReport,
     Gate,
@@ -50,7 +51,7 @@ from evals._runner import (
 from evals._score import score_answer
 from evals.config import EvalsConfig, PrivacyConfig
 from evals._stats import Difference, Estimate, Stat, estimate, paired_difference
-from evals._suite import ANSWER_TYPES, SPLITS, EvalItem, is_bare_number, load_suite, sample_items, split_items, suite_suggestions
+from evals._suite import ANSWER_TYPES, SPLITS, EvalItem, is_bare_number, load_suite, sample_items, split_items, suite_files, suite_suggestions
 
 __all__ = [
     "ALL_VARIANTS", "ANSWER_TYPES", "GROUNDED_THRESHOLD", "METRICS", "EvalsConfig", "PrivacyConfig",
@@ -61,7 +62,7 @@ __all__ = [
     "numbers_match", "parse_choice", "choice_correct", "text_declines", "retrieval_scores", "citation_markers",
     "citation_scores", "primary_score", "chart_images",
     "HEADLINE_METRICS", "SPLITS", "holm", "is_bare_number", "split_items", "suite_suggestions", "check_suite",
-    "LEAKAGE_NGRAM", "LEAKAGE_QUESTION_SIMILARITY", "EvalTexts", "LeakChecker", "leaked_in_build", "read_eval_texts",
+    "batch_size", "suite_files", "LEAKAGE_NGRAM", "LEAKAGE_QUESTION_SIMILARITY", "EvalTexts", "LeakChecker", "leaked_in_build", "read_eval_texts",
 ]  # fmt: skip
 
 # Human evaluation (votes, preference pairs, the leaderboard) and the app's view of reports.

@@ -16,8 +16,8 @@ from typing import Protocol
 
 import numpy as np
 
-from chat._citations import MIN_CLAIM_WORDS, SUPPORT_THRESHOLD
-from evals._metrics import sentences, strip_markup
+from chat import MIN_CLAIM_WORDS, SUPPORT_THRESHOLD, sentences, unit_vectors
+from evals._metrics import strip_markup
 
 GROUNDED_THRESHOLD = SUPPORT_THRESHOLD  # the one value chat's citation matching also uses
 MIN_WORDS = MIN_CLAIM_WORDS  # "Yes." or "See [2]." make no claim to check
@@ -50,10 +50,7 @@ class Grounder:
     def _embed(self, texts: list[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
-            vectors = np.asarray(self.embedder.encode(missing), dtype=np.float32)
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            vectors = vectors / np.where(norms > 0, norms, 1)  # cosine even for an embedder that does not normalize
-            self._cache.update(zip(missing, vectors))
+            self._cache.update(zip(missing, unit_vectors(self.embedder, missing)))  # cosine even for an embedder that does not normalize
         return np.stack([self._cache[t] for t in texts])
 
     def similarities(self, answer: str, contexts: list[str]) -> list[float]:

@@ -24,7 +24,6 @@ training files in build/data/), so a suite edited after the build still gets its
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -32,6 +31,8 @@ from typing import Callable, Iterable
 import numpy as np
 
 from evals._metrics import normalize_answer, token_f1
+from evals._suite import suite_rows
+from knowledge.files import read_jsonl_tolerant
 
 NGRAM = 13  # words in a run shared with an eval text that marks a training text as leaked
 QUESTION_SIMILARITY = 0.85  # cosine at or above this: possibly the same question (builder._synthesize.DUPLICATE_SIMILARITY)
@@ -56,19 +57,10 @@ def read_eval_texts(path: Path) -> EvalTexts:
     """Questions and references of every line of a suite file, or of every *.jsonl in a folder,
     that has them. Bad lines are `tailor eval`'s to report; here they are skipped so they never
     block a build."""
-    path = Path(path)
-    files = [path] if path.is_file() else sorted(path.glob("*.jsonl")) if path.is_dir() else []
     out, digest = EvalTexts(), hashlib.sha256()
-    for file in files:
-        raw = file.read_bytes()
-        digest.update(file.name.encode() + b"\0" + raw)
-        for line in raw.decode("utf-8", errors="replace").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if not isinstance(row, dict):
-                continue
+    for file, rows in suite_rows(Path(path)):
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+        for row in rows:
             if isinstance(row.get("question"), str) and row["question"].strip():
                 out.questions.append(row["question"])
                 out.answers.append(row["answer"] if isinstance(row.get("answer"), str) else "")
@@ -125,11 +117,7 @@ def trained_texts(data_dir: Path) -> Iterable[tuple[str, str]]:
         path = data_dir / name
         if not path.exists():
             continue
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
+        for row in read_jsonl_tolerant(path):
             for m in [*(row.get("messages") or []), *(row.get("prompt") or [])]:
                 if isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str):
                     yield name, m["content"]
@@ -139,8 +127,8 @@ def trained_texts(data_dir: Path) -> Iterable[tuple[str, str]]:
                         yield name, m["content"]
 
 
-def leaked_in_build(build_dir: Path, evals: EvalTexts) -> int:
-    """How many training texts of a build share a 13-word run with these eval texts (a suite
+def leaked_in_build(data_dir: Path, evals: EvalTexts) -> int:
+    """How many training texts of a build (its build/data folder) share a 13-word run with these eval texts (a suite
     edited after the build, or a build made before Tailor checked for leakage)."""
     checker = LeakChecker(evals)
-    return sum(checker.text_leaks(text) for _, text in trained_texts(Path(build_dir) / "data"))
+    return sum(checker.text_leaks(text) for _, text in trained_texts(Path(data_dir)))

@@ -11,7 +11,7 @@ import string
 from collections import Counter
 from dataclasses import dataclass
 
-from chat._citations import sentences  # one sentence splitter for citation matching and metrics
+from chat import sentences  # one sentence splitter for citation matching and metrics
 
 # --- text normalization --------------------------------------------------------------------
 

@@ -314,7 +314,7 @@ def report_html(report) -> str:
 
 def write_reports(report) -> None:
     """report.md, report.html and summary.json, each written atomically next to results.jsonl."""
-    from evals._runner import write_atomic
+    from knowledge.files import write_text_atomic as write_atomic
 
     write_atomic(report.dir / "report.md", report_markdown(report))
     write_atomic(report.dir / "report.html", report_html(report))

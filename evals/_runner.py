@@ -7,10 +7,8 @@ always recomputed from results.jsonl, so a resumed run reports exactly as a fres
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,15 +17,19 @@ from pathlib import Path
 from evals._aggregate import METRIC_BY_NAME, Comparison, comparisons, disagreements, estimates
 from evals._ground import GROUNDED_THRESHOLD, Grounder
 from evals._judge import Judge
+from evals._report import write_reports
 from evals._score import is_rag, score_answer
 from evals._stats import Estimate
 from evals._leakage import leaked_in_build, read_eval_texts
 from evals._suite import ANSWER_TYPES, EvalItem, load_suite, sample_items, split_items, suite_name, suite_suggestions
 from evals.config import EvalsConfig
+from chat import VARIANTS
 from chat.config import ServingConfig
 from knowledge.errors import InputError
+from knowledge.files import read_jsonl_tolerant, write_text_atomic
+from knowledge.folder import AssistantFolder
 
-ALL_VARIANTS = ("extract", "base", "base+rag", "tuned", "tuned+rag")
+ALL_VARIANTS = VARIANTS  # chat's list: extract (the no-model floor), base, base+rag, tuned, tuned+rag
 FLOOR = "extract"  # the no-model variant every report runs beside the models
 OTHER_PREFIX = "other:"
 RESULTS = "results.jsonl"
@@ -150,7 +152,7 @@ def check_suite(path, test_share: float = 0.5) -> list[str]:
 # --- report folders ------------------------------------------------------------------------
 
 def reports_dir(folder: Path) -> Path:
-    return Path(folder) / "build" / "reports"
+    return AssistantFolder(folder).reports
 
 
 def latest_report_dir(folder: Path, suite: str) -> Path | None:
@@ -173,30 +175,9 @@ def new_report_dir(folder: Path, suite: str) -> Path:
     return path
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Readers see the old file or the new one, never half of one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
-    os.replace(tmp, path)
-
-
 def read_results(path: Path) -> list[dict]:
     """Every complete line of results.jsonl; a line cut by an interruption is skipped."""
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict) and "id" in row and "variant" in row:
-            out.append(row)
-    return out
+    return [row for row in read_jsonl_tolerant(path) if "id" in row and "variant" in row]
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -331,7 +312,7 @@ def run_eval(
     folder = Path(folder)
     evals = evals or EvalsConfig()
     serving = serving or ServingConfig(name=folder.resolve().name)
-    suite_path = Path(suite) if suite else folder / "evals"
+    suite_path = Path(suite) if suite else AssistantFolder(folder).evals
     if suite is None and not suite_path.is_dir():
         raise InputError(f"{suite_path}: no eval suites; add JSONL files there (see docs/EVALUATION.md) or pass --suite PATH")
     items = load_suite(suite_path)
@@ -396,7 +377,7 @@ def run_eval(
     info = {"suite": name, "suite_path": str(suite_path), "seed": seed, "limit": limit, "variants": run_variants, "split": split,
             "ids": [it.id for it in chosen], "build_ids": build_ids, "started": datetime.now().isoformat(timespec="seconds"),
             "against": None if against is None else str(against), "judge_url": evals.judge_url}
-    write_atomic(out_dir / RUN_INFO, json.dumps(info, indent=2))
+    write_text_atomic(out_dir / RUN_INFO, json.dumps(info, indent=2))
 
     def build_of(variant: str):
         return build_ids["other" if variant.startswith(OTHER_PREFIX) else "this"]
@@ -452,7 +433,6 @@ def run_eval(
                               evals.bootstrap_samples, build_ids, notes, split=split)
     report.test_share, report.n_split = evals.test_share, len(in_split)
     report.gate_failures = check_gates(gates, report.metrics)
-    from evals._report import write_reports
 
     t_report = time.perf_counter()
     write_reports(report)
@@ -510,10 +490,10 @@ def _split_note(split: str, n_split: int, n_all: int, share: float) -> str:
 def _leakage_notes(assistant, suite_path: Path) -> list[str]:
     """A warning when the build being evaluated trained on text from these eval questions."""
     folder = getattr(assistant, "folder", None)
-    build_dir = Path(folder) / "build" if folder is not None else None
-    if build_dir is None or not (build_dir / "data").is_dir():
+    data_dir = AssistantFolder(folder).training_data if folder is not None else None
+    if data_dir is None or not data_dir.is_dir():
         return []
-    leaked = leaked_in_build(build_dir, read_eval_texts(Path(suite_path)))
+    leaked = leaked_in_build(data_dir, read_eval_texts(Path(suite_path)))
     if not leaked:
         return []
     return [f"WARNING: the build trained on {leaked} texts that share a 13-word run with these eval questions or answers "

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from knowledge.errors import InputError
+from knowledge.files import jsonl_rows, read_jsonl_tolerant
 
 ANSWER_TYPES = ("free", "yes_no", "number", "choice", "decline")
 SPLITS = ("dev", "test", "all")
@@ -25,7 +26,6 @@ _UNIT_WORDS = frozenset(
 )
 KNOWN_FIELDS = {"id", "question", "answer", "answer_type", "gold_docs", "tags", "choices", "tolerance"}
 MAX_PROBLEMS = 20  # a broken file lists this many lines, then a count, so the message stays readable
-MAX_LINE_CHARS = 1 << 20  # one suite line; far above any real question and reference (the JSONL limit elsewhere)
 
 
 @dataclass
@@ -101,6 +101,15 @@ def suite_files(path: Path) -> list[Path]:
     raise InputError(f"{path}: no such eval suite file or folder")
 
 
+def suite_rows(path: Path) -> list[tuple[Path, list[dict]]]:
+    """(file, its readable rows) for a suite file or each *.jsonl in a folder, bad lines skipped:
+    for readers that must never fail on a suite (the build's leakage check, the app's example
+    questions); `load_suite` is the one that reports them."""
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(p for p in path.glob("*.jsonl") if p.is_file()) if path.is_dir() else []
+    return [(file, read_jsonl_tolerant(file)) for file in files]
+
+
 def suite_name(path: Path) -> str:
     """The name reports are filed under: the file's stem, or a folder's single file's stem, or the folder's name."""
     path = Path(path)
@@ -171,26 +180,10 @@ def load_suite(path: Path) -> list[EvalItem]:
     problems: list[str] = []
     seen: dict[str, str] = {}
     for file in suite_files(Path(path)):
-        try:
-            lines = file.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
-        for number, raw in enumerate(lines, start=1):
+        rows, bad = jsonl_rows(file)
+        problems.extend(bad)
+        for number, row in rows:
             where = f"{file}:{number}"
-            if not raw.strip():
-                continue
-            if len(raw) > MAX_LINE_CHARS:
-                problems.append(f"{where}: line is {len(raw):,} characters; the limit is {MAX_LINE_CHARS:,} "
-                                "(shorten the question or the reference)")
-                continue
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                problems.append(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})")
-                continue
-            if not isinstance(row, dict):
-                problems.append(f"{where}: each line must be a JSON object with question, answer and answer_type")
-                continue
             row_problems = _check_row(row, where)
             if row_problems:
                 problems.extend(row_problems)

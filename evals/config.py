@@ -3,11 +3,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chat import VARIANTS
+
 
 class EvalsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    variants: list[Literal["extract", "base", "base+rag", "tuned", "tuned+rag"]] = Field(
+    variants: list[Literal[VARIANTS]] = Field(
         default_factory=lambda: ["base", "base+rag", "tuned", "tuned+rag"],
         description="Variants compared by `tailor eval`; `extract` (no model, the floor) always runs beside them.",
     )

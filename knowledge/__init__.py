@@ -14,11 +14,12 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from ._build import IndexReport, build_index
+from ._build import IndexReport, build_index, index_from_vectors
 from ._chunk import chunk_document, embedding_text
 from ._embed import Embedder, load_embedder
 from .files import jsonl_lines
 from ._load import SUPPORTED, Document, load_document
+from ._lock import folder_lock
 from ._search import MODES, KnowledgeBase, load_index, rrf
 from ._types import Chunk, Hit
 from .config import KnowledgeConfig
@@ -27,7 +28,7 @@ from .errors import InputError
 __all__ = [
     "Chunk", "Hit", "IndexReport", "KnowledgeBase", "KnowledgeConfig", "Embedder", "Document", "MODES", "SUPPORTED",
     "build_index", "load_index", "load_embedder", "load_document", "chunk_document", "embedding_text", "rrf",
-    "docs_dir", "index_dir", "format_hits", "hits_json", "read_queries", "search_many",
+    "folder_lock", "index_from_vectors", "docs_dir", "index_dir", "format_hits", "hits_json", "read_queries", "search_many",
 ]  # fmt: skip
 
 
@@ -88,3 +89,8 @@ def search_many(
     rows = list(read_queries(queries_file))
     for _, row in rows:
         yield row, kb.search(row["question"], k=k, mode=mode)
+
+# Adding documents to docs/ from outside (the app's uploads), checked against SUPPORTED.
+from ._upload import MAX_UPLOAD_FILES, MAX_UPLOAD_MB, UPLOAD_SUFFIXES, add_document, add_documents, document_rows, safe_upload_name
+
+__all__ += ["MAX_UPLOAD_FILES", "MAX_UPLOAD_MB", "UPLOAD_SUFFIXES", "add_document", "add_documents", "document_rows", "safe_upload_name"]

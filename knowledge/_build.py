@@ -362,3 +362,18 @@ def _progress(total: int, enabled: bool, desc: str, unit: str = "file"):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=False)
+
+
+def index_from_vectors(folder: Path, chunks: list[Chunk], vectors: np.ndarray, embedder, cfg: KnowledgeConfig, index_type: str = "flat"):
+    """A knowledge base in FOLDER from chunks whose vectors are already computed (by EMBEDDER),
+    without reading documents: for benchmarks at sizes no document folder has, and for callers
+    that embed elsewhere."""
+    from ._search import KnowledgeBase
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = {"format": _store.FORMAT_VERSION, "embedder": embedder.name, "embedder_path": embedder.path,
+                "dimension": int(vectors.shape[1]), "chunking": {}, "index_type": index_type, "n_chunks": len(chunks), "files": {}}
+    _store.write_version(folder, manifest, chunks, vectors, [c.text for c in chunks], index_type)
+    return KnowledgeBase(folder, manifest, chunks, _store.read_embeddings(folder), _store.load_faiss(folder),
+                         _store.load_bm25(folder / "bm25"), embedder, cfg)

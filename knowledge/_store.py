@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import files
 from .errors import IndexError_
 
 CURRENT = "CURRENT"
@@ -57,11 +58,7 @@ def commit_version(index_dir: Path, partial: Path) -> Path:
     previous = current_version(index_dir)
     final = partial.with_name(partial.name.removesuffix(".partial"))
     os.replace(partial, final)
-    tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex[:6]}.tmp"
-    tmp.write_text(final.name + "\n", encoding="utf-8")
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, index_dir / CURRENT)
+    files.write_text_atomic(index_dir / CURRENT, final.name + "\n")
     for old in index_dir.iterdir():
         if old.is_dir() and old.name.startswith("v-") and old not in (final, previous) and not old.name.endswith(".partial"):
             shutil.rmtree(old, ignore_errors=True)
@@ -79,7 +76,7 @@ def remove_stale_partials(index_dir: Path, older_than_s: float = 0.0) -> None:
 
 
 def write_json(path: Path, data) -> None:
-    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    files.write_json(path, data, indent=1)
 
 
 def read_manifest(version: Path) -> dict:

@@ -48,6 +48,8 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())  # on disk before it replaces the old file: a power cut leaves one or the other
         os.chmod(tmp, _file_mode())  # mkstemp makes 0600; what Tailor writes is an ordinary file
         os.replace(tmp, path)
     except BaseException:
@@ -119,6 +121,40 @@ def jsonl_lines(path: str | Path, max_line_bytes: int = MAX_LINE_BYTES) -> Itera
                 ) from None
             if text.strip():
                 yield number, text
+
+
+def jsonl_rows(path: str | Path, label: str | None = None, max_line_bytes: int = MAX_LINE_BYTES) -> tuple[list[tuple[int, dict]], list[str]]:
+    """(line number, object) for every readable line of a file a person wrote, and a problem
+    naming file:line for every other one (too long, not UTF-8, not JSON, not an object), so a
+    user fixes them all in one go rather than one per run. LABEL names the file in problems
+    (default: its path)."""
+    path = Path(path)
+    rows, problems = [], []
+    for n, data in enumerate(path.read_bytes().split(b"\n"), start=1):
+        where = f"{label or path}:{n}"
+        if len(data) > max_line_bytes:
+            problems.append(f"{where}: line is {len(data):,} bytes; the limit is {max_line_bytes:,} bytes per line (shorten the text or split the row)")
+            continue
+        try:
+            text = data.decode("utf-8-sig" if n == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(f"{where}: not UTF-8 (byte 0x{data[exc.start]:02x} at byte {exc.start + 1} of the line); save the file as UTF-8")
+            continue
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})")
+            continue
+        except RecursionError:
+            problems.append(f"{where}: JSON nested too deeply")
+            continue
+        if not isinstance(row, dict):
+            problems.append(f"{where}: expected a JSON object, got {type(row).__name__}")
+            continue
+        rows.append((n, row))
+    return rows, problems
 
 
 def jsonl_objects(path: str | Path, fix: str) -> Iterator[tuple[int, object]]:

@@ -35,8 +35,9 @@ class FakeAssistant:
     variants = ["base", "base+rag", "tuned", "tuned+rag"]
     build_id = "fakebuild01"
 
-    def __init__(self, delay: float = 0.0):
+    def __init__(self, delay: float = 0.0, disclaimer: str = ""):
         self.delay = delay
+        self.disclaimer = disclaimer  # appended to every answer, as chat.Assistant does with chat.disclaimer
         self.calls: list[tuple] = []
 
     def stream(self, question, history=None, variant=None):
@@ -50,8 +51,9 @@ class FakeAssistant:
             yield Token(word + " ")
         cite = Citation(n=1, source="hours.md", page=None, snippet="open Monday to Friday", score=0.87,
                         chunk_id="c0ffee", text=DOCS["hours.md"])
-        yield Answer(text=text + " ", sources=[cite], variant=variant or "base+rag", build_id=self.build_id,
-                     timings={"first_token_s": 0.01, "total_s": 0.05})
+        tail = f"\n\n{self.disclaimer}" if self.disclaimer else ""
+        yield Answer(text=text + " " + tail, sources=[cite], variant=variant or "base+rag", build_id=self.build_id,
+                     timings={"first_token_s": 0.01, "total_s": 0.05}, disclaimer=self.disclaimer)
 
 
 def free_port() -> int:
@@ -84,7 +86,8 @@ def fake_folder(tmp_path) -> Path:
 @pytest.fixture
 def fake_server(fake_folder):
     """The real Gradio app over a FakeAssistant, on loopback. Yields (url, folder, fake)."""
-    from app import LiveAssistant, build_ui, launch
+    from app import build_ui, launch
+    from chat import LiveAssistant
     from builder.config import load_config
 
     cfg = load_config(fake_folder)
@@ -124,7 +127,8 @@ def real_folder(real_base_model, tiny_model_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def real_server(real_folder):
     """The app over the real chat.Assistant and knowledge base. Yields (url, folder, live)."""
-    from app import LiveAssistant, build_ui, launch
+    from app import build_ui, launch
+    from chat import LiveAssistant
     from builder.config import load_config
 
     cfg = load_config(real_folder)

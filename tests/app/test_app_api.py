@@ -5,12 +5,12 @@ them concurrently from one shared assistant."""
 import concurrent.futures
 import re
 import threading
-import time
 
 import pytest
 from gradio_client import Client
 
-from app import feedback_paths, read_jsonl
+from knowledge.files import read_jsonl_tolerant as read_jsonl
+from knowledge.folder import AssistantFolder
 
 
 def test_ask_streams_an_answer_with_sources(real_server):
@@ -45,7 +45,7 @@ def test_ask_rejects_empty_question_and_unknown_variant(real_server):
 def test_vote_appends_a_pair_and_refuses_a_vote_without_answers(real_server):
     url, folder, live = real_server
     client = Client(url, verbose=False)
-    votes_path, prefs_path = feedback_paths(folder)
+    prefs_path = AssistantFolder(folder).feedback_pairs
     before = len(read_jsonl(prefs_path))
     result = client.predict("Do you take cards? mail me at x@y.org", "base", "No idea.", "tuned+rag", "Yes, all major cards [1].",
                             "B", "", api_name="/vote")
@@ -92,21 +92,19 @@ def test_eight_concurrent_clients_are_served_at_once(fake_server):
 def test_eval_tab_shows_the_latest_report_with_its_verdict(real_server):
     """A report written by run_eval (as `tailor eval` writes it) is what the Eval tab shows on
     open: the verdict sentence, metrics by their human names, every answer, a downloadable file."""
-    from app import eval_estimate, latest_report_dir, report_view
-    from evals import run_eval
+    from app import questions_html, table_html
+    from evals import eval_estimate, newest_report_dir, report_view, run_eval
 
     _, folder, live = real_server
-    report = run_eval(folder, live.cfg, variants=["base", "base+rag"], limit=2, progress=False, assistant=live.assistant,
+    report = run_eval(folder, live.cfg.evals, live.cfg.serving(), variants=["base", "base+rag"], limit=2, progress=False, assistant=live.assistant,
                       split="all")
-    assert latest_report_dir(folder) == report.dir
-    verdict, status, table, headers, rows, q_headers, html = report_view(latest_report_dir(folder))
+    assert newest_report_dir(folder) == report.dir
+    verdict, status, table, headers, rows, q_headers, html = report_view(newest_report_dir(folder))
     assert verdict.startswith("**") and ("base+rag" in verdict and "base" in verdict)
     assert "2 questions (all split) x 3 variants" in status  # extract, the floor, runs too
     assert headers == ["metric (95% interval)", "extract", "base", "base+rag"]
     assert any(r[0] == "declining recall (decline_recall)" for r in table)
     assert len(rows) == 2 and all(cell.startswith("[") for r in rows for cell in r[2:])  # "[score] answer" per variant
-    from app import questions_html, table_html
-
     assert "<th scope='col'>base+rag</th>" in table_html(table, headers, "Metrics") and questions_html(rows, q_headers).count("<details") == 2
     assert html == str(report.dir / "report.html")
     estimate = eval_estimate(folder, "all", ["base", "base+rag"], 20, live.cfg.evals.test_share)
@@ -132,3 +130,37 @@ def test_eight_concurrent_asks_on_the_real_model_each_get_their_own_complete_ans
     assert sum(bool(result["sources"]) for _, result in together) >= 4
     alone = [one(q) for q in questions]
     assert [t for t, _ in together] == [t for t, _ in alone]
+
+
+def test_the_model_gets_the_conversation_without_the_disclaimer(fake_server):
+    """The chat shows the disclaimer; the history sent with the next question leaves it out (it is
+    not something the assistant said), exactly as the terminal chat does."""
+    from gradio_client import Client
+
+    url, folder, fake = fake_server
+    fake.disclaimer = "This assistant does not give medical advice."
+    client = Client(url, verbose=False)
+    first = client.predict("When are you open?", [], "base+rag", api_name="/chat_submit")
+    chatbot = first[0]
+    assert len(chatbot) == 2 and "base+rag answers: When are you open?" in str(chatbot[1])
+    client.predict("And on Sunday?", chatbot, "base+rag", api_name="/chat_submit")
+    question, history, variant = fake.calls[-1]
+    assert question == "And on Sunday?" and variant == "base+rag"
+    assert history == [{"role": "user", "content": "When are you open?"},
+                       {"role": "assistant", "content": "base+rag answers: When are you open?"}]
+
+
+def test_upload_endpoint_adds_documents_the_index_reads(fake_server, tmp_path):
+    """/upload (what bench/soak.py posts to) saves a .markdown file, a type the loader reads, and
+    refuses one it cannot read, naming it."""
+    from gradio_client import Client, handle_file
+
+    url, folder, _ = fake_server
+    doc, exe = tmp_path / "parking.markdown", tmp_path / "virus.exe"
+    doc.write_text("# Parking\n\nFree parking behind the building.\n", encoding="utf-8")
+    exe.write_bytes(b"MZ")
+    status, table, _ = Client(url, verbose=False).predict([handle_file(str(doc)), handle_file(str(exe))], api_name="/upload")
+    assert "Added to docs/: parking.markdown" in status and "unsupported file type .exe" in status
+    assert (folder / "docs" / "parking.markdown").read_bytes() == doc.read_bytes()
+    assert not (folder / "docs" / "virus.exe").exists()
+    assert ["parking.markdown", "not indexed"] in table["data"]

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from app import feedback_paths, read_jsonl
+from knowledge.files import read_jsonl_tolerant as read_jsonl
+from knowledge.folder import AssistantFolder
 
 pytestmark = pytest.mark.browser
 
@@ -60,7 +61,7 @@ def test_chat_side_by_side_and_build_in_a_browser(page, real_server, tmp_path):
     # Side by side: a vote before any answer is explained, then a real comparison and vote.
     ui.tab(page, "Side by side")
     assert "Ask a question first" in ui.vote(page, "A")
-    votes_path, prefs_path = feedback_paths(folder)
+    votes_path, prefs_path = AssistantFolder(folder).votes, AssistantFolder(folder).feedback_pairs
     before = len(read_jsonl(prefs_path))
     page.get_by_label("tuned+rag", exact=True).uncheck()  # base vs base+rag: answers that differ
     page.get_by_label("base", exact=True).check()
@@ -97,7 +98,8 @@ def test_chat_side_by_side_and_build_in_a_browser(page, real_server, tmp_path):
     assert "index complete" in status, status
     assert "not indexed" not in ui.text_of(page, "#docs-table")
     results = ui.search(page, "where can patients park")
-    assert "parking.md" in results.split("\n\n")[0] or "parking.md" in results
+    top = [page.inner_text(f"#search-results [data-testid=cell-0-{col}]").strip() for col in (0, 1)]
+    assert top == ["1", "parking.md"], (top, results)  # the new document is the top hit
     assert "parking.md" in live.kb().sources()  # the app switched to the new index without a restart
     ui.shoot(page, shots / "build.png")
 
@@ -141,7 +143,7 @@ def test_an_unsupported_answer_is_flagged_and_an_escalation_looks_urgent(page, r
 
 def test_a_vote_shows_what_it_saves_and_can_be_undone(page, real_server):
     _, folder, live = real_server
-    votes_path, prefs_path = feedback_paths(folder)
+    votes_path, prefs_path = AssistantFolder(folder).votes, AssistantFolder(folder).feedback_pairs
     before_votes, before_pairs = read_jsonl(votes_path), read_jsonl(prefs_path)
     ui.tab(page, "Side by side")
     checked = page.locator("#arena-variants input:checked").evaluate_all("els => els.map(e => e.parentElement.innerText.trim())")
@@ -167,7 +169,7 @@ def test_eval_tab_opens_on_the_quick_default_and_the_latest_verdict(real_server,
     _, folder, live = real_server
     from evals import run_eval
 
-    run_eval(folder, live.cfg, variants=["base+rag", "tuned+rag"], limit=2, progress=False, assistant=live.assistant, split="all")
+    run_eval(folder, live.cfg.evals, live.cfg.serving(), variants=["base+rag", "tuned+rag"], limit=2, progress=False, assistant=live.assistant, split="all")
     page.reload()
     page.wait_for_selector("#chat-question textarea")
     ui.tab(page, "Eval")

@@ -4,6 +4,7 @@ import shutil
 
 import pytest
 
+from builder.config import load_config
 from chat import FALLBACK_DECLINE_THRESHOLD, Assistant, read_manifest
 from chat.prompt import PROMPT_FORMAT_VERSION
 from knowledge.errors import BuildError, ConfigError
@@ -43,7 +44,7 @@ def test_assistant_yaml_guardrails_apply_without_a_rebuild(built_folder):
     (built_folder / "assistant.yaml").write_text(
         "chat:\n  disclaimer: Not medical advice.\n  escalation:\n    - name: emergency\n      patterns: ['chest pain']\n      message: Call 112.\n"
     )
-    assistant = Assistant.load(built_folder)
+    assistant = Assistant.load(built_folder, load_config(built_folder).serving())  # as the CLI and the app pass it
     assert assistant.answer("chest pain!").escalation == "emergency"
     assert assistant.answer("When do you open?").text.endswith("Not medical advice.")
     assert assistant.generation.max_new_tokens == 6  # sampling stays as built
@@ -92,7 +93,7 @@ def test_openai_backend_without_url_is_a_config_error(tmp_path, indexed_folder, 
     folder = make_build(tmp_path / "a", indexed_folder, tiny_model_dir)
     (folder / "assistant.yaml").write_text("generation:\n  backend: openai\n")
     with pytest.raises(ConfigError, match="generation.url"):
-        Assistant.load(folder)
+        Assistant.load(folder, load_config(folder).serving())
 
 
 def test_the_trained_context_length_reaches_the_tuned_variants(tmp_path, indexed_folder, tiny_model_dir):

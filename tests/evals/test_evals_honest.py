@@ -247,7 +247,7 @@ def test_eval_warns_when_the_build_trained_on_an_eval_answer(folder, embedder):
     (data / "sft_train.jsonl").write_text(json.dumps({"messages": [
         {"role": "system", "content": "documents ..."}, {"role": "user", "content": "Symptoms?"},
         {"role": "assistant", "content": answer}]}) + "\n")
-    assert leaked_in_build(folder / "build", read_eval_texts(folder / "evals")) == 1
+    assert leaked_in_build(folder / "build" / "data", read_eval_texts(folder / "evals")) == 1
     fake = FakeAssistant()
     fake.folder = folder
     report = run_eval(folder, assistant=fake, embedder=embedder, progress=False, split="all")
@@ -296,11 +296,11 @@ def test_a_close_question_is_a_leak_only_when_answered_alike(tmp_path, embedder)
 
 
 def test_an_over_long_suite_line_is_a_problem_naming_its_line(tmp_path):
-    from evals._suite import MAX_LINE_CHARS
+    from knowledge.files import MAX_LINE_BYTES
     from knowledge.errors import InputError
 
     suite = write_suite(tmp_path / "s.jsonl", [
         {"id": "ok", "question": "Hours?", "answer": "9 to 5", "answer_type": "free"},
-        {"id": "big", "question": "x" * (MAX_LINE_CHARS + 1), "answer": "y", "answer_type": "free"}])
-    with pytest.raises(InputError, match=r"s\.jsonl:2: line is [\d,]+ characters; the limit is"):
+        {"id": "big", "question": "x" * (MAX_LINE_BYTES + 1), "answer": "y", "answer_type": "free"}])
+    with pytest.raises(InputError, match=r"s\.jsonl:2: line is [\d,]+ bytes; the limit is"):
         load_suite(suite)

@@ -14,6 +14,9 @@ from hypothesis import strategies as st
 from pdf_samples import encrypted_pdf, text_pdf, unsupported_filter_pdf
 
 import app
+from chat import check_history, check_question
+from evals import record_vote, redact
+from knowledge.files import read_jsonl_tolerant
 from knowledge import build_index, load_index
 from knowledge.errors import ConfigError, InputError, TailorError
 
@@ -34,34 +37,34 @@ def _index(folder, cfg, embedder):
 def test_redaction_of_long_adversarial_text_is_fast(unit, n):
     """Hypothesis' deadline bounds each call: the old patterns took seconds at this size."""
     text = unit * n + "x"
-    assert len(app.redact(text)) <= len(text) + 8
+    assert len(redact(text)) <= len(text) + 8
 
 
 def test_redaction_still_masks():
-    out = app.redact("mail ann.lee+x@mail.example.org or call (555) 123-4567, card 4111 1111 1111 1111, id 1234567")
+    out = redact("mail ann.lee+x@mail.example.org or call (555) 123-4567, card 4111 1111 1111 1111, id 1234567")
     assert "ann.lee" not in out and "[email]" in out
     assert "[phone]" in out and "4111" not in out and "1234567" not in out
 
 
 def test_vote_sizes_and_variant_names_are_checked(tmp_path):
     with pytest.raises(InputError, match="limit is 4,000"):
-        app.record_vote(tmp_path, "q" * 5_000, ["base", "base+rag"], ["a", "b"], "base")
+        record_vote(tmp_path, "q" * 5_000, ["base", "base+rag"], ["a", "b"], "base")
     with pytest.raises(InputError, match="limit is 20,000"):
-        app.record_vote(tmp_path, "q?", ["base", "base+rag"], ["a" * 30_000, "b"], "base")
+        record_vote(tmp_path, "q?", ["base", "base+rag"], ["a" * 30_000, "b"], "base")
     with pytest.raises(InputError, match="unknown variant '<script>'"):
-        app.record_vote(tmp_path, "q?", ["<script>", "base"], ["a", "b"], "base", known_variants=["base", "base+rag"])
+        record_vote(tmp_path, "q?", ["<script>", "base"], ["a", "b"], "base", known_variants=["base", "base+rag"])
     with pytest.raises(InputError, match="build it first"):
-        app.record_vote(tmp_path, "q?", ["base", "base+rag"], ["a", "b"], "base", known_variants=[])
+        record_vote(tmp_path, "q?", ["base", "base+rag"], ["a", "b"], "base", known_variants=[])
     assert not (tmp_path / "feedback").exists()
 
 
 def test_question_and_history_limits():
     with pytest.raises(InputError, match="limit is 4,000"):
-        app.check_question("x" * 4_001)
-    assert app.check_question("  When?  ") == "When?"
+        check_question("x" * 4_001)
+    assert check_question("  When?  ") == "When?"
     with pytest.raises(InputError, match="press Reset"):
-        app.check_history([{"role": "user", "content": "x" * 60_000}])
-    app.check_history([{"role": "user", "content": "hi"}] * 10)
+        check_history([{"role": "user", "content": "x" * 60_000}])
+    check_history([{"role": "user", "content": "hi"}] * 10)
 
 
 # 2. One PDF stopped all indexing.
@@ -162,7 +165,7 @@ def test_torn_multibyte_last_vote_is_skipped(tmp_path):
     path = tmp_path / "votes.jsonl"
     whole = json.dumps({"id": "1", "prompt": "café"}, ensure_ascii=False).encode()
     path.write_bytes(whole + b"\n" + whole[: whole.index(b"\xc3") + 1])  # cut inside "é"
-    assert app.read_jsonl(path) == [{"id": "1", "prompt": "café"}]
+    assert read_jsonl_tolerant(path) == [{"id": "1", "prompt": "café"}]
 
 
 def test_missing_base_model_says_what_to_set(tmp_path):

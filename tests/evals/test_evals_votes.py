@@ -1,4 +1,6 @@
-"""Vote storage, redaction and the leaderboard fit: the parts of the app that keep user data."""
+"""Human evaluation (evals._votes): vote storage and undo, redaction, the preference pairs a vote
+teaches, and the leaderboard fit. These keep what people type into the app, so they are
+tested directly, without a server."""
 import json
 import multiprocessing
 import random
@@ -6,19 +8,30 @@ import threading
 
 import pytest
 
-from app import (
-    append_jsonl,
-    feedback_paths,
+from evals import (
+    example_questions,
     fit_bradley_terry,
     leaderboard,
     pair_tally,
     preference_pairs,
-    read_jsonl,
+    read_votes,
     record_vote,
     redact,
+    undo_vote,
     vote_outcomes,
+    vote_preview,
 )
 from knowledge.errors import InputError
+from knowledge.files import append_jsonl, read_jsonl_tolerant
+from knowledge.folder import AssistantFolder
+
+
+def feedback_paths(folder):
+    where = AssistantFolder(folder)
+    return where.votes, where.feedback_pairs
+
+
+read_jsonl = read_jsonl_tolerant
 
 
 @pytest.mark.parametrize(
@@ -109,10 +122,11 @@ def test_concurrent_appends_from_threads_and_processes_never_interleave(tmp_path
         assert [r["i"] for r in rows if r["tag"] == tag] == list(range(40))
 
 
-def test_read_jsonl_skips_a_torn_last_line(tmp_path):
-    path = tmp_path / "v.jsonl"
+def test_read_votes_skips_a_torn_last_line(tmp_path):
+    path = AssistantFolder(tmp_path).votes
+    path.parent.mkdir()
     path.write_text('{"a": 1}\n{"a": 2}\n{"a": ', encoding="utf-8")
-    assert read_jsonl(path) == [{"a": 1}, {"a": 2}]
+    assert read_votes(tmp_path) == [{"a": 1}, {"a": 2}]
 
 
 def _simulated_votes(strength: dict, n: int, seed: int) -> list[dict]:
@@ -185,9 +199,6 @@ def test_pair_tally_counts_wins_and_ties():
 def test_a_vote_says_what_it_saves_and_can_be_undone(tmp_path):
     """The preview names the pairs before anything is written; undo removes the vote and its
     pairs (and only those), so the next build never trains on a click made by mistake."""
-    from app import undo_vote, vote_preview
-    from knowledge.errors import InputError
-
     preview = vote_preview("Flu shot price?", ["base", "tuned+rag"], ["Flujelly costs $5.", "A flu shot is $38 [1]."], "tuned+rag")
     assert "1 training pair" in preview and "prefer “A flu shot is $38 [1].” (tuned+rag) over “Flujelly costs $5.” (base)" in preview
     assert "no training pair" in vote_preview("q", ["base", "tuned"], ["a", "b"], "tie")
@@ -210,3 +221,41 @@ def test_the_leaderboard_gives_an_interval_only_after_enough_games():
     assert row["tuned"]["games"] == 1 and row["tuned"]["ci_low"] is None and row["tuned"]["ci_high"] is None
     many = [{"variants": ["base", "tuned"], "winner": w, "build_id": "b"} for w in ["tuned", "base", "tuned", "tie"] * 6]
     assert all(r["ci_low"] is not None for r in leaderboard(many, samples=20, min_games=20))
+
+
+def test_undo_leaves_votes_recorded_meanwhile_and_other_lines_alone(tmp_path):
+    """An undo rewrites the files: every other vote and pair survives it, byte for byte readable."""
+    votes = [record_vote(tmp_path, f"q{i}", ["base", "tuned"], ["a", f"b{i}"], "tuned")[0] for i in range(5)]
+    assert undo_vote(tmp_path, votes[2]["id"]) == (1, 1)
+    later, _ = record_vote(tmp_path, "after the undo", ["base", "tuned"], ["a", "b"], "base")
+    votes_path, prefs_path = feedback_paths(tmp_path)
+    assert [v["id"] for v in read_votes(tmp_path)] == [v["id"] for i, v in enumerate(votes) if i != 2] + [later["id"]]
+    assert [p["vote_id"] for p in read_jsonl(prefs_path)] == [v["id"] for i, v in enumerate(votes) if i != 2] + [later["id"]]
+    assert all(json.loads(line) for line in votes_path.read_text(encoding="utf-8").splitlines())
+    with pytest.raises(InputError, match="no vote to undo"):
+        undo_vote(tmp_path, None)
+
+
+def test_a_long_corrected_answer_is_refused_before_the_preview():
+    from evals import MAX_ANSWER_CHARS, check_corrected
+
+    assert check_corrected("  better  ") == "better" and check_corrected(None) == ""
+    with pytest.raises(InputError, match=f"the limit is {MAX_ANSWER_CHARS:,}"):
+        check_corrected("x" * (MAX_ANSWER_CHARS + 1))
+
+
+def test_example_questions_skip_declines_and_cover_each_suite(tmp_path):
+    evals_dir = AssistantFolder(tmp_path).evals
+    evals_dir.mkdir()
+    (evals_dir / "billing.jsonl").write_text(
+        '{"question": "Do you offer payment plans?", "answer_type": "free"}\nnot json\n', encoding="utf-8"
+    )
+    (evals_dir / "front_desk.jsonl").write_text(
+        '{"question": "When are you open on Saturday?", "answer_type": "free"}\n'
+        '{"question": "Who won the football world cup?", "answer_type": "decline"}\n'
+        '{"question": "Do you take credit cards?", "answer_type": "yes_no"}\n', encoding="utf-8"
+    )
+    qs = example_questions(tmp_path, n=3)
+    assert qs == ["Do you offer payment plans?", "When are you open on Saturday?", "Do you take credit cards?"]
+    assert "Who won the football world cup?" not in example_questions(tmp_path, n=10)
+    assert example_questions(tmp_path / "no-such-folder") == []
