@@ -59,6 +59,12 @@ def _load(folder: Path):
     return load_config(folder)
 
 
+def _serving(folder: Path):
+    """assistant.yaml's serving slice, for FOLDER or its build/ folder (`ask` and `chat` take either)."""
+    root = AssistantFolder.of(folder).root
+    return _load(root).serving() if root.is_dir() else None
+
+
 @cli.command()
 def init(name: str = typer.Argument(..., help="Folder to create for the new assistant.")) -> None:
     """Scaffold a new assistant folder with a commented assistant.yaml."""
@@ -150,8 +156,7 @@ def ask(
     from chat import Assistant, ask_once
 
     _quiet(verbose)
-    # Assistant.load reads assistant.yaml itself: FOLDER may also be the build/ folder.
-    assistant = Assistant.load(folder)
+    assistant = Assistant.load(folder, _serving(folder))
     _serving_note(assistant, variant)
     ask_once(assistant, question, variant, as_json, _echo, verbose)
 
@@ -166,7 +171,7 @@ def chat(
     from chat import Assistant, chat_loop
 
     _quiet(verbose)
-    assistant = Assistant.load(folder)
+    assistant = Assistant.load(folder, _serving(folder))
     _serving_note(assistant, variant)
     chat_loop(assistant, variant, input, _echo, verbose)
 

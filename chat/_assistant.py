@@ -47,9 +47,8 @@ def _paths(path: Path) -> tuple[Path, Path]:
     path = Path(path)
     if not path.is_dir():
         raise BuildError(f"{path}: no such folder; give an assistant folder (with docs/ and build/) and run `tailor build {path}`")
-    if path.name == "build" or (path / MANIFEST_NAME).exists():
-        return path.parent, path
-    return path, AssistantFolder(path).build
+    where = AssistantFolder.of(path)
+    return where.root, (path if where.root != path else where.build)
 
 
 def _runtime_overrides(chat: ChatConfig, gen: GenerationConfig, cfg: ServingConfig | None) -> tuple[ChatConfig, GenerationConfig]:

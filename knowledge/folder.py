@@ -29,6 +29,14 @@ class AssistantFolder:
     def __init__(self, root: str | Path):
         object.__setattr__(self, "root", Path(root))
 
+    @classmethod
+    def of(cls, path: str | Path) -> "AssistantFolder":
+        """The assistant folder given it or its build/ folder (`tailor ask` takes either)."""
+        path = Path(path)
+        if path.name == "build" or (path / MANIFEST_NAME).exists():
+            return cls(path.parent)
+        return cls(path)
+
     # what the user writes
     @property
     def config(self) -> Path:
