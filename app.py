@@ -24,10 +24,9 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from builder import build_estimate, export_gguf, init_folder
+from builder import STAGES, build_estimate, export_gguf, init_folder
 from knowledge import (
-    MAX_UPLOAD_MB, UPLOAD_SUFFIXES, add_documents, build_index, docs_dir, document_rows, format_hits, hits_json, index_dir,
-    load_index, search_many,
+    MAX_UPLOAD_MB, UPLOAD_SUFFIXES, add_documents, build_index, document_rows, load_index, search_many,
 )  # fmt: skip
 from knowledge.errors import ConfigError, TailorError
 from knowledge.folder import AssistantFolder
@@ -76,7 +75,6 @@ def init(name: str = typer.Argument(..., help="Folder to create for the new assi
 
 
 # --- knowledge commands: index, search -------------------------------------------------
-# (owned by the knowledge package work)
 
 
 @cli.command()
@@ -85,7 +83,7 @@ def index(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Index FOLDER/docs into FOLDER/build/index (only new and changed files are embedded)."""
-    report = build_index(docs_dir(folder), index_dir(folder), _load(folder).knowledge, progress=not quiet)
+    report = build_index(AssistantFolder(folder).docs, AssistantFolder(folder).index, _load(folder).knowledge, progress=not quiet)
     typer.echo(report.summary())
 
 
@@ -104,20 +102,41 @@ def search(
     if (query is None) == (queries is None):
         raise TailorError("give either a QUERY or --queries FILE.jsonl (not both)")
     cfg = _load(folder).knowledge
-    kb = load_index(index_dir(folder), cfg)
+    kb = load_index(AssistantFolder(folder).index, cfg)
     if queries is not None:
         for row, hits in search_many(kb, queries, k=k, mode=mode):
             if as_json:
-                typer.echo(json.dumps(hits_json(row["question"], hits, row.get("id")), ensure_ascii=False))
+                typer.echo(json.dumps(_hits_json(row["question"], hits, row.get("id")), ensure_ascii=False))
             else:
-                typer.echo(f"# {row['question']}\n{format_hits(hits)}\n")
+                typer.echo(f"# {row['question']}\n{_hits_text(hits)}\n")
         return
     hits = kb.search(query, k=k, mode=mode)
-    typer.echo(json.dumps(hits_json(query, hits), ensure_ascii=False) if as_json else format_hits(hits))
+    typer.echo(json.dumps(_hits_json(query, hits), ensure_ascii=False) if as_json else _hits_text(hits))
+
+
+def _hits_text(hits: list, snippet_chars: int = 160) -> str:
+    """Rank, score, source (with page) and a one-line snippet per hit: what `tailor search` prints."""
+    if not hits:
+        return "No matching chunks."
+    lines = []
+    for hit in hits:
+        snippet = " ".join(hit.text.split())
+        if len(snippet) > snippet_chars:
+            snippet = snippet[: snippet_chars - 1].rstrip() + "…"
+        where = hit.chunk.label
+        if hit.chunk.headings:
+            where += f" § {hit.chunk.headings[-1]}"
+        lines.append(f"{hit.rank:>2}. {hit.score:.4f}  {where}\n    {snippet}")
+    return "\n".join(lines)
+
+
+def _hits_json(question: str, hits: list, id: str | None = None) -> dict:
+    """The JSON object `tailor search --json` prints for one query."""
+    out = {"question": question, "hits": [h.to_dict() for h in hits]}
+    return {"id": id, **out} if id is not None else out
 
 
 # --- chat commands: chat, ask -----------------------------------------------------------
-# (owned by the chat package work)
 
 _VARIANT_HELP = "base | base+rag | tuned | tuned+rag; default tuned+rag when built, else base+rag."
 
@@ -182,13 +201,12 @@ def _serving_note(assistant, variant: Optional[str]) -> None:
         typer.secho(assistant.serving_note, err=True, dim=True)
 
 # --- builder commands: build, export ----------------------------------------------------
-# (owned by the builder package work)
 
 
 @cli.command()
 def build(
     folder: Path = typer.Argument(..., help="The assistant folder (docs/, data/, assistant.yaml)."),
-    force: list[str] = typer.Option([], "--force", help="Run this stage even if cached (repeatable): index, base, data, sft, dpo, calibrate, export, evaluate."),
+    force: list[str] = typer.Option([], "--force", help=f"Run this stage even if cached (repeatable): {', '.join(STAGES)}."),
     only: Optional[str] = typer.Option(None, "--only", help="Run just this stage (earlier ones must be built)."),
     skip_train: bool = typer.Option(False, "--skip-train", help="Retrieval-only assistant over the base model: index, calibrate, manifest."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted training stage from its last checkpoint."),
@@ -213,7 +231,6 @@ def export(
     typer.echo(f"Wrote {path}")
 
 # --- evals command: eval ----------------------------------------------------------------
-# (owned by the evals package work)
 
 
 @cli.command("eval")
@@ -245,7 +262,6 @@ def eval_(
         raise typer.Exit(code=1)
 
 # --- app: serve and the Gradio UI -------------------------------------------------------
-# (owned by the app work)
 #
 # The app is an adapter: answers come from chat (LiveAssistant, the history and how an answer
 # is shown), uploads from knowledge, votes and the leaderboard from evals, builds from builder.
@@ -1188,7 +1204,7 @@ def _search_panel(ui) -> None:
 
 
 def _docs_rows(ui) -> list[list]:
-    return document_rows(docs_dir(ui.folder), ui.live.sources())
+    return document_rows(AssistantFolder(ui.folder).docs, ui.live.sources())
 
 
 def _upload(ui, files) -> dict:
@@ -1199,7 +1215,7 @@ def _upload(ui, files) -> dict:
         return {ui.upload_status: _warn("Choose one or more files to upload first."), ui.files: None}
     files = files if isinstance(files, list) else [files]
     try:
-        added, refused = add_documents(docs_dir(ui.folder), [Path(getattr(f, "name", f)) for f in files])
+        added, refused = add_documents(AssistantFolder(ui.folder).docs, [Path(getattr(f, "name", f)) for f in files])
     except TailorError as exc:
         return {ui.upload_status: _warn(str(exc)), ui.files: None}
     for problem in refused:
@@ -1262,7 +1278,7 @@ def _run_build(ui, kind: str):
 def _build_work(folder: Path, cfg, kind: str):
     """What Index runs (knowledge.build_index) or what Full build runs (builder.build), as a callable."""
     if kind == "index":
-        return lambda: build_index(docs_dir(folder), index_dir(folder), cfg.knowledge, progress=True)
+        return lambda: build_index(AssistantFolder(folder).docs, AssistantFolder(folder).index, cfg.knowledge, progress=True)
     from builder import build as run_build  # the training stack loads on first use
 
     return lambda: run_build(folder, cfg)

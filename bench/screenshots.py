@@ -88,9 +88,12 @@ def ask(page, question: str, timeout_s: float = 120) -> tuple[str, str]:
     tab(page, "Chat")
     page.fill("#chat-question textarea", question)
     before = text_of(page, "#chat-footer")
+    bubbles = page.locator('#chatbot [data-testid="bot"]').count()
     page.click("#chat-send")
-    # The footer gets the timings only with the final answer (a pending request shows other text there).
-    _wait_text(page, "#chat-footer", f"t !== {before!r} && (t.includes('total ') || t.includes('Warning'))", timeout_s)
+    # The footer gets the timings only with the final answer (a pending request shows other text
+    # there). Two instant answers can have the same timings, so a new answer is also a new bubble.
+    _wait_text(page, "#chat-footer", f"(t.includes('total ') && document.querySelectorAll('#chatbot [data-testid=\"bot\"]').length > {bubbles}) "
+               f"|| (t !== {before!r} && t.includes('Warning'))", timeout_s)
     return text_of(page, "#chatbot"), text_of(page, "#sources")
 
 

@@ -40,7 +40,7 @@ from ._common import (
     use_bf16,
     use_cuda,
 )
-from knowledge.files import write_json, write_jsonl
+from knowledge.files import append_jsonl, write_json, write_jsonl
 
 MIN_PAIRS = 4  # fewer preference pairs than this are not worth a DPO run
 DEFAULT_CPU_TOKENS_PER_S = 120.0  # SmolLM2-135M LoRA on 2 CPU cores, for the first ETA
@@ -295,9 +295,7 @@ def _synthesize(b: _Build, eval_questions: list[str]):
         teacher = local_teacher(sc.teacher_model)
 
     def keep(ex: SynthExample) -> None:  # teacher output survives a teacher that fails later
-        b.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(saved, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(ex.conversation(), ensure_ascii=False) + "\n")
+        append_jsonl(saved, [ex.conversation()])
 
     sources = sorted(b.kb.sources())
     k, mode = b.cfg.knowledge.top_k, b.cfg.knowledge.search_mode

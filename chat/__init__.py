@@ -6,66 +6,48 @@ cited sources, declining when the documents hold nothing relevant.
     for event in assistant.stream("What time do you open on Saturday?"):
         ...  # Token(text) events, then one Answer
 """
-from chat._assistant import FALLBACK_DECLINE_THRESHOLD, Assistant
-from chat._backends import generation_kwargs
-from chat._backends import load_model, load_tokenizer
-from chat._batching import DecodeBatch, Request, generate_all
-from chat._extract import extract_answer
+from chat._assistant import Assistant
+from chat._backends import generation_kwargs, load_model, load_tokenizer
 from chat._citations import MIN_CLAIM_WORDS, SUPPORT_THRESHOLD, sentences, unit_vectors
 from chat._coverage import CoverageCheck, Term, distinctive_terms
+from chat._extract import extract_answer
+from chat._history import MAX_QUESTION_CHARS, check_history, check_question, with_turn, without_disclaimer
+from chat._live import LiveAssistant
+from chat._present import answer_footer, answer_json, clean_snippet, decline_topics, one_line, plain_text, source_where
+from chat._terminal import ask as ask_once
+from chat._terminal import chat_loop
 from chat._types import VARIANTS, Answer, Citation, Token
 from chat.config import ChatConfig, EscalationRule, GenerationConfig, ServingConfig
 from chat.manifest import Manifest, read_manifest, write_manifest
 from chat.models import resolve_model
-from chat.prompt import PROMPT_FORMAT_VERSION, build_messages, count_prompt_tokens, fit_messages, format_context, retrieval_query, source_label
+from chat.prompt import PROMPT_FORMAT_VERSION, build_messages, fit_messages, retrieval_query
+
+# Batched decoding imports torch (a second or so); load it on first use, so that reading
+# assistant.yaml (`import builder.config`, which reads chat.config) stays instant.
+_LAZY = {"generate_all": "chat._batching", "DecodeBatch": "chat._batching", "Request": "chat._batching"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'chat' has no attribute {name!r}")
+
 
 __all__ = [
-    "Assistant",
-    "Answer",
-    "Citation",
-    "Token",
-    "VARIANTS",
-    "FALLBACK_DECLINE_THRESHOLD",
-    "generation_kwargs",
-    "ChatConfig",
-    "ServingConfig",
-    "generate_all",
-    "DecodeBatch",
-    "Request",
-    "load_model",
-    "load_tokenizer",
-    "extract_answer",
-    "MIN_CLAIM_WORDS",
-    "SUPPORT_THRESHOLD",
-    "sentences",
-    "unit_vectors",
-    "CoverageCheck",
-    "Term",
+    # answering
+    "Assistant", "Answer", "Citation", "Token", "VARIANTS", "LiveAssistant", "ask_once", "chat_loop",
+    # config and the build's manifest
+    "ChatConfig", "EscalationRule", "GenerationConfig", "ServingConfig", "Manifest", "read_manifest", "write_manifest",
+    # the prompt format training uses too
+    "PROMPT_FORMAT_VERSION", "build_messages", "fit_messages", "retrieval_query",
+    # models and generation
+    "resolve_model", "load_model", "load_tokenizer", "generation_kwargs", "generate_all", "DecodeBatch", "Request",
+    # the extract floor, support checks and the decline gate's coverage check
+    "extract_answer", "sentences", "unit_vectors", "SUPPORT_THRESHOLD", "MIN_CLAIM_WORDS", "CoverageCheck", "Term",
     "distinctive_terms",
-    "EscalationRule",
-    "GenerationConfig",
-    "Manifest",
-    "read_manifest",
-    "write_manifest",
-    "resolve_model",
-    "PROMPT_FORMAT_VERSION",
-    "build_messages",
-    "count_prompt_tokens",
-    "fit_messages",
-    "format_context",
-    "retrieval_query",
-    "source_label",
-]
-
-# The app's and the terminal's shared pieces: conversation history, how an answer is shown,
-# and the assistant a server keeps loaded.
-from chat._history import MAX_HISTORY_CHARS, MAX_HISTORY_MESSAGES, MAX_QUESTION_CHARS, check_history, check_question, with_turn, without_disclaimer
-from chat._live import LiveAssistant
-from chat._present import answer_footer, answer_json, clean_snippet, decline_topics, one_line, plain_text, source_where, sources_json
-from chat._terminal import ask as ask_once, chat_loop
-
-__all__ += [
-    "MAX_HISTORY_CHARS", "MAX_HISTORY_MESSAGES", "MAX_QUESTION_CHARS", "check_history", "check_question", "with_turn",
-    "without_disclaimer", "LiveAssistant", "answer_footer", "answer_json", "clean_snippet", "decline_topics", "one_line",
-    "plain_text", "source_where", "sources_json", "ask_once", "chat_loop",
+    # conversation history and how an answer is shown (terminal, app, /ask)
+    "MAX_QUESTION_CHARS", "check_question", "check_history", "with_turn", "without_disclaimer", "answer_json",
+    "answer_footer", "plain_text", "clean_snippet", "one_line", "source_where", "decline_topics",
 ]  # fmt: skip

@@ -74,16 +74,21 @@ def write_jsonl(path: str | Path, rows) -> Path:
 
 def append_jsonl(path: str | Path, rows: list[dict]) -> None:
     """Append rows as one locked write, then fsync: concurrent sessions never interleave lines,
-    and a row that was acknowledged survives a crash."""
+    and a row that was acknowledged survives a crash. A line torn by an earlier crash is ended
+    first, so it never swallows the new row."""
     if not rows:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
-    with _APPEND_LOCK, open(path, "ab") as fh:
+    with _APPEND_LOCK, open(path, "a+b") as fh:
         if fcntl is not None:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
+            if fh.seek(0, os.SEEK_END) > 0:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    data = b"\n" + data
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

@@ -268,10 +268,11 @@ def test_distractor_pairs_reject_a_same_kind_fact(tmp_path):
     examples = extract_tables(doc(tmp_path, "fees.md", TABLE_MD))
     pairs = distractor_pairs(examples, seed=0, limit=10)
     assert len(pairs) == len(examples) >= 3
+    assert {p["synthesized"] for p in pairs} == {"wrong figure"}
     for p in pairs:
         assert p["chosen"] != p["rejected"] and "$" in p["rejected"]
         # the rejected answer is about the same row with another row's figure: clearly wrong for this question
-        assert p["rejected"].rsplit(" ", 1)[0] == p["chosen"].rsplit(" ", 1)[0] or p["synthesized"] != "wrong figure"
+        assert p["rejected"].rsplit(" ", 1)[0] == p["chosen"].rsplit(" ", 1)[0]
 
 
 def test_supported_filter():

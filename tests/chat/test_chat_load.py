@@ -5,7 +5,8 @@ import shutil
 import pytest
 
 from builder.config import load_config
-from chat import FALLBACK_DECLINE_THRESHOLD, Assistant, read_manifest
+from chat import Assistant, read_manifest
+from chat._assistant import FALLBACK_DECLINE_THRESHOLD
 from chat.prompt import PROMPT_FORMAT_VERSION
 from knowledge.errors import BuildError, ConfigError
 

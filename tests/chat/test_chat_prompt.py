@@ -2,7 +2,8 @@
 import pytest
 from transformers import AutoTokenizer
 
-from chat import build_messages, count_prompt_tokens, fit_messages, retrieval_query
+from chat import build_messages, fit_messages, retrieval_query
+from chat.prompt import count_prompt_tokens
 from chat.prompt import CONTEXT_RULES
 from knowledge import Chunk
 

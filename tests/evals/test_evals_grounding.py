@@ -2,7 +2,7 @@
 must separate supported from unsupported sentences (see evals/_ground.py for the figures)."""
 import pytest
 
-from evals import GROUNDED_THRESHOLD, Grounder, claim_sentences
+from evals._ground import GROUNDED_THRESHOLD, Grounder, claim_sentences
 from grounding_cases import CASES
 
 

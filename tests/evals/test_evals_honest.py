@@ -8,21 +8,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from evals import (
-    EvalItem,
-    LeakChecker,
-    holm,
-    is_bare_number,
-    leaked_in_build,
-    load_suite,
-    read_eval_texts,
-    read_results,
-    run_eval,
-    score_answer,
-    split_items,
-    suite_suggestions,
-    token_f1,
-)
+from evals import EvalItem, LeakChecker, load_suite, read_eval_texts, run_eval, score_answer, split_items, token_f1
+from evals._aggregate import holm
+from evals._suite import is_bare_number
+from evals._leakage import leaked_in_build
+from evals._runner import read_results
+from evals._suite import suite_suggestions
 from evals._aggregate import comparisons
 from evals_fakes import FakeAnswer, FakeAssistant, make_hits, write_suite
 
@@ -57,7 +48,7 @@ def test_a_marker_tailor_added_is_not_the_models_citation(embedder):
 # --- 3. support by the context, by a gold document, and correct-and-supported ------------------
 
 def test_support_by_the_context_is_not_support_by_the_gold_document(embedder):
-    from evals import Grounder
+    from evals._ground import Grounder
 
     wrong_doc = "Flu shots cost 38 dollars at the front desk."
     hits = make_hits([("vaccines.md", wrong_doc)])

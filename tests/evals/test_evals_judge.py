@@ -8,7 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from evals import EvalsConfig
-from evals import Judge, run_eval
+from evals import run_eval
+from evals._judge import Judge
 from evals_fakes import FakeAssistant, write_suite
 from knowledge.errors import ConfigError
 

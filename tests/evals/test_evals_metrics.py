@@ -1,20 +1,8 @@
 """Each per-answer metric on hand-made cases whose right value is worked out by hand."""
 import pytest
 
-from evals import (
-    choice_correct,
-    citation_markers,
-    citation_scores,
-    exact_match,
-    numbers_match,
-    parse_choice,
-    parse_number,
-    parse_yes_no,
-    retrieval_scores,
-    rouge_l,
-    text_declines,
-    token_f1,
-)
+from evals import exact_match, numbers_match, parse_number, rouge_l, text_declines, token_f1
+from evals._metrics import choice_correct, citation_markers, citation_scores, parse_choice, parse_yes_no, retrieval_scores
 
 
 def test_exact_match_normalizes_case_punctuation_articles_and_citations():

@@ -6,7 +6,8 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from evals import read_results, run_eval
+from evals import run_eval
+from evals._runner import read_results
 from evals_fakes import FakeAssistant, write_suite
 
 DECLINE = "I'm sorry, I can't find that in my documents."

@@ -3,7 +3,8 @@ variants, a clear difference found and worded the right way round."""
 import numpy as np
 import pytest
 
-from evals import Comparison, Stat, estimate, paired_difference
+from evals._aggregate import Comparison
+from evals._stats import Stat, estimate, paired_difference
 
 
 def test_interval_contains_the_mean_and_narrows_with_more_questions():

@@ -8,19 +8,8 @@ import threading
 
 import pytest
 
-from evals import (
-    example_questions,
-    fit_bradley_terry,
-    leaderboard,
-    pair_tally,
-    preference_pairs,
-    read_votes,
-    record_vote,
-    redact,
-    undo_vote,
-    vote_outcomes,
-    vote_preview,
-)
+from evals import example_questions, leaderboard, pair_tally, read_votes, record_vote, redact, undo_vote, vote_preview
+from evals._votes import fit_bradley_terry, preference_pairs, vote_outcomes
 from knowledge.errors import InputError
 from knowledge.files import append_jsonl, read_jsonl_tolerant
 from knowledge.folder import AssistantFolder
@@ -237,7 +226,8 @@ def test_undo_leaves_votes_recorded_meanwhile_and_other_lines_alone(tmp_path):
 
 
 def test_a_long_corrected_answer_is_refused_before_the_preview():
-    from evals import MAX_ANSWER_CHARS, check_corrected
+    from evals import check_corrected
+    from evals._votes import MAX_ANSWER_CHARS
 
     assert check_corrected("  better  ") == "better" and check_corrected(None) == ""
     with pytest.raises(InputError, match=f"the limit is {MAX_ANSWER_CHARS:,}"):

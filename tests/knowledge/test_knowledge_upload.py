@@ -7,16 +7,8 @@ import os
 
 import pytest
 
-from knowledge import (
-    MAX_UPLOAD_FILES,
-    MAX_UPLOAD_MB,
-    SUPPORTED,
-    add_document,
-    add_documents,
-    build_index,
-    document_rows,
-    safe_upload_name,
-)
+from knowledge import MAX_UPLOAD_MB, SUPPORTED, add_document, add_documents, build_index, document_rows
+from knowledge._upload import MAX_UPLOAD_FILES, safe_upload_name
 from knowledge.errors import InputError
 
 
