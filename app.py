@@ -20,22 +20,39 @@ import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import typer
 
 from builder import STAGES, build_estimate, export_gguf, init_folder
+from builder import build as run_build
+from chat import (
+    Assistant, LiveAssistant, answer_footer, answer_json, ask_once, chat_loop, check_history, check_question,
+    clean_snippet, decline_topics, one_line, plain_text, read_manifest, source_where, with_turn, without_disclaimer,
+)  # fmt: skip
+from evals import (
+    MIN_GAMES_FOR_INTERVAL, NO_WINNER, chart_images, check_corrected, check_suite, eval_estimate, example_questions,
+    leaderboard, newest_report_dir, pair_tally, print_report, read_votes, record_vote, report_view, run_eval, undo_vote,
+    vote_preview,
+)  # fmt: skip
 from knowledge import (
     MAX_UPLOAD_MB, UPLOAD_SUFFIXES, add_documents, build_index, document_rows, load_index, search_many,
 )  # fmt: skip
 from knowledge.errors import ConfigError, TailorError
 from knowledge.folder import AssistantFolder
 
-if TYPE_CHECKING:
-    from chat import LiveAssistant
 
-# chat and evals load torch, so they are imported in the functions that use them: `tailor --help`
-# and `tailor init` start fast.
+class _Gradio:
+    """gradio, imported on first use: it takes seconds, and only `tailor serve` needs it."""
+
+    def __getattr__(self, name: str):
+        import gradio
+
+        return getattr(gradio, name)
+
+
+gr = _Gradio()
+
 cli = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -172,8 +189,6 @@ def ask(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show model loading and notes on the prompt (what was left out)."),
 ) -> None:
     """Answer one question, streamed, with its sources and whether they support it."""
-    from chat import Assistant, ask_once
-
     _quiet(verbose)
     assistant = Assistant.load(folder, _serving(folder))
     _serving_note(assistant, variant)
@@ -187,8 +202,6 @@ def chat(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show model loading and notes on the prompt (what was left out)."),
 ) -> None:
     """Chat in the terminal: /sources, /reset, /variant NAME, /quit."""
-    from chat import Assistant, chat_loop
-
     _quiet(verbose)
     assistant = Assistant.load(folder, _serving(folder))
     _serving_note(assistant, variant)
@@ -212,8 +225,6 @@ def build(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted training stage from its last checkpoint."),
 ) -> None:
     """Build the assistant: index, fine-tune (SFT, DPO), calibrate, export; cached stage by stage."""
-    from builder import build as run_build
-
     run_build(folder, _load(folder), force=tuple(force), only=only, skip_train=skip_train, resume=resume)
 
 
@@ -247,8 +258,6 @@ def eval_(
     check: bool = typer.Option(False, "--check", help="Only validate the suite and list lines that would score poorly (bare-number references); run nothing."),
 ) -> None:
     """Answer the eval suites with each variant (and `extract`, the no-model floor); print metrics with 95% intervals and write build/reports/."""
-    from evals import check_suite, print_report, run_eval
-
     cfg = _load(folder)
     if check:
         for line in check_suite(suite or Path(folder) / "evals", cfg.evals.test_share):
@@ -288,8 +297,6 @@ def serve(
     share: bool = typer.Option(False, "--share", help="Also open a public gradio.live link (off unless asked)."),
 ) -> None:
     """Serve the assistant in the browser: chat, side-by-side votes, evals and builds."""
-    from chat import read_manifest
-
     cfg = _load(folder)
     credentials = parse_auth(auth)
     demo = build_ui(folder, cfg)
@@ -322,7 +329,6 @@ class LoginGuard:
     in a row waits longer before answering (0.5 s, 1 s, 2 s, ... up to MAX_DELAY_S), so guessing
     passwords is slowed down; a successful login resets the count. Async, so a waiting attacker
     holds no server thread."""
-
     MAX_DELAY_S = 8.0
 
     def __init__(self, user: str, password: str, sleep=None):
@@ -385,8 +391,6 @@ def launch(demo, host: str = "127.0.0.1", port: int = 7860, auth=None, share: bo
 
 def _theme():
     """Gradio's default theme with AA-contrast primary buttons (white on blue-700, not on orange)."""
-    import gradio as gr
-
     return gr.themes.Default(primary_hue=gr.themes.colors.blue).set(
         button_primary_background_fill="#1d4ed8", button_primary_background_fill_hover="#1e40af",
         button_primary_text_color="#ffffff", button_primary_border_color="#1d4ed8",
@@ -405,8 +409,6 @@ def _esc(text) -> str:
 
 def _tidy_decline(text: str) -> str:
     """The decline message with its suggested topics as a list."""
-    from chat import decline_topics
-
     message, topics = decline_topics(text)
     if not topics:
         return _esc(text)
@@ -433,8 +435,6 @@ def bubble_html(answer) -> str:
     """An answer as the chat shows it: urgent for an escalation, a 'not in the documents' state
     for a decline, else the text with linked [n] and the verified-or-flagged line. The disclaimer
     is shown once per conversation (above the chat), not in every bubble."""
-    from chat import without_disclaimer
-
     said = without_disclaimer(answer)
     if getattr(answer, "escalation", None):
         return f'<div class="tailor-urgent" role="alert"><strong>Urgent</strong><br>{_esc(said)}</div>'
@@ -460,8 +460,6 @@ def _support_label(c, partly: bool = False) -> str:
 def _source_html(c, partly: bool) -> str:
     """One source: title, section and page with a clean snippet; the whole passage on click, and
     the scores and chunk id behind a 'details' toggle."""
-    from chat import clean_snippet, plain_text, source_where
-
     details = (f"file {_esc(c.source)} · chunk {_esc(c.chunk_id)} · rank score {c.score:.3f}"
                + (f" · similarity {c.similarity:.2f}" if c.similarity is not None else ""))
     passage = "".join(f"<p>{_esc(p)}</p>" for p in plain_text(c.text).split("\n\n") if p.strip())
@@ -487,8 +485,6 @@ def sources_html(answer) -> str:
 
 def _sources_line(answer) -> str:
     """Under a side-by-side answer: the documents it cites, by title."""
-    from chat import source_where
-
     if not answer.sources:
         return ""  # the verified-or-flagged line is already in bubble_html
     cited = "; ".join(f"[{c.n}] {source_where(c)}" + (" (added by Tailor)" if c.attributed else "") for c in answer.sources)
@@ -572,7 +568,6 @@ def _stream_side_by_side(assistant, question: str, variants: list[str]):
 
 class _LogCapture(logging.Handler):
     """Collects the build's log lines for the Build tab's live log."""
-
     def __init__(self):
         super().__init__(logging.INFO)
         self.lines: list[str] = []
@@ -624,7 +619,6 @@ def _chart_image(report):
     import io
 
     from PIL import Image
-    from evals import chart_images
 
     images = chart_images(report)
     return Image.open(io.BytesIO(base64.b64decode(images[0][1]))) if images else None
@@ -676,8 +670,6 @@ table th, table td { word-break: normal; overflow-wrap: anywhere; hyphens: none;
 
 def _warn(message: str) -> str:
     """A toast, and the same words for the tab's status line (a toast alone is easy to miss)."""
-    import gradio as gr
-
     gr.Warning(message)
     return f"**Warning:** {message}"
 
@@ -692,9 +684,6 @@ def build_ui(folder: Path, cfg, live: LiveAssistant | None = None):
     """The Gradio app: Chat, Side by side, Eval and Build tabs over one shared LiveAssistant,
     plus the stable API endpoints /ask and /vote for gradio_client. `ui` holds the folder, the
     assistant and every component a callback reads or updates."""
-    import gradio as gr
-    from chat import LiveAssistant
-
     ui = SimpleNamespace(folder=Path(folder), name=cfg.name, live=live or LiveAssistant(folder, cfg))
     with gr.Blocks(title=f"{cfg.name} · Tailor", analytics_enabled=False) as demo:
         gr.HTML(f"<h1 class='tailor-title'>{_esc(cfg.name)}</h1>", elem_id="app-title")
@@ -721,8 +710,6 @@ def _on_load(ui, demo) -> None:
 
 def _refresh_choices(ui) -> dict:
     """The served variants in every picker (defaults: the assistant's, and the pair worth comparing) and the status line."""
-    import gradio as gr
-
     choices, pair = ui.live.variants, ui.live.default_pair()
     return {ui.variant: gr.Dropdown(choices=choices, value=ui.live.default_variant),
             ui.arena_variants: gr.CheckboxGroup(choices=choices, value=pair),
@@ -740,9 +727,6 @@ def _disclaimer_html(live: LiveAssistant) -> str:
 
 def _chat_tab(ui) -> None:
     """Ask, read the streamed answer and check its sources; the conversation carries over."""
-    import gradio as gr
-    from evals import example_questions
-
     with gr.Tab("Chat", id="chat"):
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=300):
@@ -774,8 +758,6 @@ def _chat_tab(ui) -> None:
 def _chat_submit(ui, question, history, conversation, variant):
     """Stream one answer into the chat; its turn (without the disclaimer) joins the conversation
     sent with the next question."""
-    from chat import answer_footer, check_history, check_question, with_turn
-
     if not (question or "").strip():
         yield {ui.footer: _warn("Type a question first.")}
         return
@@ -809,8 +791,6 @@ def _chat_submit(ui, question, history, conversation, variant):
 
 def _arena_tab(ui) -> None:
     """One question to 2-4 variants at once, then a vote: previewed, confirmed, undoable."""
-    import gradio as gr
-
     with gr.Tab("Side by side", id="arena"):
         with gr.Row():
             ui.arena_variants = gr.CheckboxGroup(ui.live.variants, value=ui.live.default_pair(), label="Variants (2 to 4)",
@@ -834,8 +814,6 @@ def _arena_tab(ui) -> None:
 
 def _arena_answers(ui) -> None:
     """A column per variant (2 shown until more are asked), its head and its answer."""
-    import gradio as gr
-
     ui.arena_cols, ui.arena_heads, ui.arena_bodies = [], [], []
     with gr.Row():
         for i, label in enumerate(ARENA_LABELS):
@@ -847,8 +825,6 @@ def _arena_answers(ui) -> None:
 
 def _vote_controls(ui) -> None:
     """'X is better' per column, Tie, All bad, a corrected answer, and confirm, cancel, undo."""
-    import gradio as gr
-
     with gr.Row():
         ui.vote_buttons = [gr.Button(f"{label} is better", visible=i < 2, elem_id=f"vote-{label}") for i, label in enumerate(ARENA_LABELS)]
         ui.vote_buttons.append(gr.Button("Tie", elem_id="vote-tie"))
@@ -864,7 +840,6 @@ def _vote_controls(ui) -> None:
 
 
 def _leaderboard_panel(ui) -> None:
-    import gradio as gr
 
     gr.Markdown("### Tally and leaderboard")
     ui.tally = gr.Markdown(_tally_markdown(ui.folder), elem_id="arena-tally")
@@ -896,8 +871,6 @@ def _arena_head(state: dict, i: int) -> str:
 
 def _arena_view(ui, state: dict, texts: list[str], status: str) -> dict:
     """The columns of the variants asked (the rest hidden), their heads and answers, the state and the status."""
-    import gradio as gr
-
     n = len(state["variants"])
     view = {ui.arena_state: state, ui.arena_status: status}
     for i in range(len(ARENA_LABELS)):
@@ -911,9 +884,6 @@ def _arena_ask(ui, question, variants, anonymous):
     """Ask every chosen variant at once (in a shuffled order when anonymous); the columns fill in
     parallel. The 'X is better' buttons follow the columns; they stay clickable, so a vote at the
     wrong moment gets an explanation rather than a dead button."""
-    import gradio as gr
-    from chat import check_question, without_disclaimer
-
     question, variants = (question or "").strip(), list(variants or [])
     if not question or not 2 <= len(variants) <= len(ARENA_LABELS):
         yield {ui.arena_status: _warn(f"Pick 2 to 4 variants to compare (got {len(variants)})." if question else "Type a question first.")}
@@ -960,9 +930,6 @@ def _vote_problem(state: dict | None) -> str | None:
 
 def _arena_vote(ui, choice: str, corrected, state) -> dict:
     """Step 1 of a vote: say exactly what it will save, and ask to confirm."""
-    import gradio as gr
-    from evals import NO_WINNER, check_corrected, vote_preview
-
     problem = _vote_problem(state)
     if problem:
         return {ui.arena_status: _warn(problem)}
@@ -981,9 +948,6 @@ def _arena_vote(ui, choice: str, corrected, state) -> dict:
 
 def _arena_confirm(ui, state) -> dict:
     """Step 2: save the confirmed vote; names are revealed and the vote can be undone."""
-    import gradio as gr
-    from evals import record_vote
-
     pending = (state or {}).get("pending")
     hide = {ui.confirm_row: gr.Row(visible=False)}
     if not pending:
@@ -1007,7 +971,6 @@ def _arena_confirm(ui, state) -> dict:
 
 
 def _arena_cancel(ui, state) -> dict:
-    import gradio as gr
 
     return {ui.arena_status: "Vote cancelled: nothing was saved.", ui.arena_state: {**(state or {}), "pending": None},
             ui.confirm_row: gr.Row(visible=False)}
@@ -1015,9 +978,6 @@ def _arena_cancel(ui, state) -> dict:
 
 def _arena_undo(ui, state) -> dict:
     """Take the vote back: it and its training pairs leave feedback/, and the comparison can be voted on again."""
-    import gradio as gr
-    from evals import undo_vote
-
     try:
         _, pairs = undo_vote(ui.folder, (state or {}).get("vote_id"))
     except TailorError as exc:
@@ -1029,15 +989,12 @@ def _arena_undo(ui, state) -> dict:
 
 
 def _hide_vote_actions(ui) -> dict:
-    import gradio as gr
 
     return {ui.confirm_row: gr.Row(visible=False), ui.undo_btn: gr.Button(visible=False)}
 
 
 def _tally_markdown(folder: Path) -> str:
     """Head-to-head counts from feedback/votes.jsonl, the file the leaderboard reads: they always agree."""
-    from evals import pair_tally, read_votes
-
     votes = read_votes(folder)
     tally = pair_tally(votes)
     if not tally:
@@ -1048,7 +1005,6 @@ def _tally_markdown(folder: Path) -> str:
 
 
 def _leaderboard_html(folder: Path, by: str) -> str:
-    from evals import MIN_GAMES_FOR_INTERVAL, leaderboard, read_votes
 
     rows = leaderboard(read_votes(folder), by="build" if by.startswith("variant @") else "variant", min_games=MIN_GAMES_FOR_INTERVAL)
     if not rows:
@@ -1072,8 +1028,6 @@ def _votes_update(ui, by: str) -> dict:
 
 def _eval_tab(ui) -> None:
     """The latest report's verdict, metrics and answers, and a quick eval of the served variants."""
-    import gradio as gr
-
     with gr.Tab("Eval", id="eval"):
         ui.eval_verdict = gr.Markdown("", elem_id="eval-verdict")
         with gr.Row():
@@ -1103,7 +1057,6 @@ def _eval_tab(ui) -> None:
 
 
 def _estimate_update(ui, suite, variants, limit) -> dict:
-    from evals import eval_estimate
 
     limit = int(limit) if limit else None
     return {ui.eval_estimate: eval_estimate(ui.folder, suite, list(variants or []), limit, ui.live.cfg.evals.test_share)}
@@ -1111,9 +1064,6 @@ def _estimate_update(ui, suite, variants, limit) -> dict:
 
 def _eval_view(ui, report_dir: Path | None, chart=None) -> dict:
     """A report folder in the Eval tab: verdict, status, metrics, chart, answers per question and the download."""
-    import gradio as gr
-    from evals import report_view
-
     head, status, table, headers, questions, q_headers, html_path = report_view(report_dir)
     return {ui.eval_verdict: head, ui.eval_status: status,
             ui.metrics: gr.HTML(value=table_html(table, headers, "Metrics (95% bootstrap interval)"), visible=bool(table)),
@@ -1123,15 +1073,12 @@ def _eval_view(ui, report_dir: Path | None, chart=None) -> dict:
 
 
 def _latest_eval(ui) -> dict:
-    from evals import newest_report_dir
 
     return _eval_view(ui, newest_report_dir(ui.folder))
 
 
 def _run_eval(ui, suite: str, variants, limit, progress) -> dict:
     """An eval of the served variants (no second copy of the models in memory), then its report."""
-    from evals import run_eval
-
     if not variants:
         return {ui.eval_status: _warn("Pick at least one variant.")}
     where = AssistantFolder(ui.folder)
@@ -1153,8 +1100,6 @@ def _run_eval(ui, suite: str, variants, limit, progress) -> dict:
 
 def _build_tab(ui) -> None:
     """Add documents, index them or run a full build (confirmed first), and search what was indexed."""
-    import gradio as gr
-
     with gr.Tab("Build", id="build"):
         with gr.Row():
             with gr.Column(min_width=300):
@@ -1190,8 +1135,6 @@ def _build_tab(ui) -> None:
 
 def _search_panel(ui) -> None:
     """A search box over the served knowledge base: rank, file, page, score and text per hit."""
-    import gradio as gr
-
     with gr.Row():
         query = gr.Textbox(placeholder="Search the knowledge base…", label="Search the documents", scale=5, elem_id="search-query")
         k = gr.Number(5, precision=0, minimum=1, maximum=50, label="results", scale=1, min_width=80)
@@ -1209,8 +1152,6 @@ def _docs_rows(ui) -> list[list]:
 
 def _upload(ui, files) -> dict:
     """Uploaded files into docs/ (each checked on its own: one refused file does not stop the others)."""
-    import gradio as gr
-
     if not files:
         return {ui.upload_status: _warn("Choose one or more files to upload first."), ui.files: None}
     files = files if isinstance(files, list) else [files]
@@ -1226,7 +1167,6 @@ def _upload(ui, files) -> dict:
 
 
 def _search(ui, query, k) -> dict:
-    from chat import one_line
 
     query = (query or "").strip()
     if not query:
@@ -1240,7 +1180,6 @@ def _search(ui, query, k) -> dict:
 
 
 def _confirm_build(ui) -> dict:
-    import gradio as gr
 
     return {ui.build_status: f"**Full build: retrains the model.** {build_estimate(ui.folder)} The app keeps serving the current "
                              "build meanwhile. Start it?",
@@ -1249,8 +1188,6 @@ def _confirm_build(ui) -> dict:
 
 def _build_runner(ui, kind: str):
     """The click handler of Index ("index") or the confirmed full build ("build")."""
-    import gradio as gr
-
     def run_build(progress=gr.Progress(track_tqdm=True)):  # tracks the tqdm bars of the worker thread
         yield from _run_build(ui, kind)
 
@@ -1279,15 +1216,12 @@ def _build_work(folder: Path, cfg, kind: str):
     """What Index runs (knowledge.build_index) or what Full build runs (builder.build), as a callable."""
     if kind == "index":
         return lambda: build_index(AssistantFolder(folder).docs, AssistantFolder(folder).index, cfg.knowledge, progress=True)
-    from builder import build as run_build  # the training stack loads on first use
 
     return lambda: run_build(folder, cfg)
 
 
 def _build_and_serve(ui, kind: str, cfg, capture: _LogCapture):
     """Run the work, then swap in the new build; the old one answers until the new one has loaded."""
-    import gradio as gr
-
     started = time.monotonic()
     thread, result = _run_in_thread(_build_work(ui.folder, cfg, kind))
     while thread.is_alive():
@@ -1323,8 +1257,6 @@ def _build_and_serve(ui, kind: str, cfg, capture: _LogCapture):
 
 def _api(ui) -> None:
     """/ask and /vote, on hidden components: what gradio_client and scripts call by name."""
-    import gradio as gr
-
     with gr.Column(visible=False):
         question, variant = gr.Textbox(), gr.Textbox()
         answer, sources = gr.Textbox(), gr.JSON()
@@ -1348,9 +1280,6 @@ def _api(ui) -> None:
 
 def _api_answer(live: LiveAssistant, question: str, variant: str):
     """(text so far, {}) per token, then (answer, answer_json); a TailorError becomes the client's error."""
-    import gradio as gr
-    from chat import answer_json, check_question
-
     try:
         question = check_question(question)
         assistant = live.require()
@@ -1366,8 +1295,6 @@ def _api_answer(live: LiveAssistant, question: str, variant: str):
 
 
 def _api_vote(ui, question, variant_a, answer_a, variant_b, answer_b, winner, corrected) -> dict:
-    import gradio as gr
-    from evals import NO_WINNER, record_vote
 
     if winner not in ("A", "B", *NO_WINNER):
         raise gr.Error(f"winner must be A, B, tie or both_bad (got {winner!r})")

@@ -127,8 +127,6 @@ class _Build:
     # -- recorded state ---------------------------------------------------------------------
 
     def _read_state(self, stage: str) -> dict:
-        import json
-
         path = self.state_dir / f"{stage}.json"
         try:
             return json.loads(path.read_text()) if path.exists() else {}
@@ -664,8 +662,6 @@ def prerequisites(stage: str) -> list[str]:
 
 
 def _tokens_per_s_estimate(b: _Build) -> float:
-    import json
-
     from chat.models import tailor_home
 
     path = tailor_home() / "throughput.json"
@@ -677,8 +673,6 @@ def _tokens_per_s_estimate(b: _Build) -> float:
 
 def _remember_rate(b: _Build, rate: float) -> None:
     """Measured SFT tokens/s, kept per machine so the next build's ETA is realistic."""
-    import json
-
     from chat.models import tailor_home
 
     path = tailor_home() / "throughput.json"

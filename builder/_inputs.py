@@ -7,7 +7,6 @@ Fields a row does not need (`source`, `id`, ...) are kept, not errors.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -5,7 +5,7 @@ import json
 from typing import Callable
 
 from chat._assistant import Assistant
-from chat._history import with_turn, without_disclaimer  # noqa: F401 (without_disclaimer: tests import it from here)
+from chat._history import with_turn
 from chat._types import Answer
 from knowledge.errors import TailorError
 

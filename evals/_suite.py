@@ -7,7 +7,6 @@ fields Tailor does not use (such as `source`) are kept and copied into the resul
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import re
 from dataclasses import dataclass, field

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from chat import MAX_QUESTION_CHARS, one_line
 from knowledge.errors import InputError
 from knowledge.files import append_jsonl, read_jsonl_tolerant, write_jsonl
@@ -225,12 +227,10 @@ def vote_outcomes(votes: list[dict], by: str = "variant") -> list[tuple[str, str
     return games
 
 
-def fit_bradley_terry(games: list[tuple[str, str, float]], names: list[str], iters: int = 200) -> "np.ndarray":
+def fit_bradley_terry(games: list[tuple[str, str, float]], names: list[str], iters: int = 200) -> np.ndarray:
     """Bradley-Terry strengths by the MM algorithm (Hunter 2004), on the Elo scale (400 points =
     10x odds, mean 1000). Each pair that met gets one virtual tie, so a variant that won every
     game still has a finite rating."""
-    import numpy as np
-
     index = {n: i for i, n in enumerate(names)}
     k = len(names)
     wins = np.zeros((k, k))
@@ -253,10 +253,8 @@ def fit_bradley_terry(games: list[tuple[str, str, float]], names: list[str], ite
     return 1000.0 + 400.0 * np.log10(p)
 
 
-def _bootstrap(votes: list[dict], names: list[str], by: str, samples: int, seed: int) -> "np.ndarray":
+def _bootstrap(votes: list[dict], names: list[str], by: str, samples: int, seed: int) -> np.ndarray:
     """Ratings refitted on votes drawn with replacement: samples x names, NaN where a name played no game."""
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     boot = []
     for _ in range(samples):
@@ -273,8 +271,6 @@ def leaderboard(votes: list[dict], by: str = "variant", samples: int = 200, seed
     """Variants (by="variant") or variant-and-build pairs (by="build") ranked by Bradley-Terry
     rating with a 95% bootstrap interval over votes, as Chatbot Arena reports them; the interval
     is None for a name with fewer than `min_games` games."""
-    import numpy as np
-
     games = vote_outcomes(votes, by)
     names = sorted({n for a, b, _ in games for n in (a, b)})
     if not names:

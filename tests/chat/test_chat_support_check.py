@@ -3,7 +3,8 @@ checked with the real embedder over the real index (chat._citations.check_suppor
 figures it gives that no cited passage holds are named."""
 from chat import Assistant, GenerationConfig
 from chat._citations import NOT_FOUND_NOTE, figures, unsupported_figures
-from chat._terminal import format_sources, verdict_line, without_disclaimer
+from chat import without_disclaimer
+from chat._terminal import format_sources, verdict_line
 from chat.config import ChatConfig
 from chat_fixtures import as_hits
 
