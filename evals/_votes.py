@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from chat import MAX_QUESTION_CHARS, one_line
+from evals._suite import suite_rows
 from knowledge.errors import InputError
 from knowledge.files import append_jsonl, read_jsonl_tolerant, write_jsonl
 from knowledge.folder import AssistantFolder
@@ -323,7 +324,7 @@ def example_questions(folder: str | Path, n: int = 4) -> list[str]:
     """The first few answerable questions of the assistant's eval suites (evals/*.jsonl): real
     questions its builder expects it to handle, unlike made-up demo prompts. One per suite
     first, so every suite is represented."""
-    suites = [read_jsonl_tolerant(path) for path in AssistantFolder(folder).suites()]
+    suites = [rows for _, rows in suite_rows(AssistantFolder(folder).evals)]
     answerable = [[row["question"].strip() for row in rows if isinstance(row.get("question"), str)
                    and row["question"].strip() and row.get("answer_type") != "decline"] for rows in suites]
     out: list[str] = []

@@ -93,8 +93,7 @@ def read_manifest(version: Path) -> dict:
 
 
 def read_chunks(version: Path) -> list[dict]:
-    with open(version / "chunks.jsonl", encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    return files.read_jsonl(version / "chunks.jsonl", fix="rebuild with `tailor index FOLDER`")
 
 
 def read_embeddings(version: Path) -> np.ndarray:
