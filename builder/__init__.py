@@ -57,6 +57,6 @@ def export_gguf(folder, cfg=None, out: Path | None = None, dtype: str = "f16") -
 
 # Light helpers (no training stack): `tailor init` and the app's build-time estimate.
 from ._estimate import build_estimate  # noqa: E402
-from ._init import ASSISTANT_YAML_TEMPLATE, init_folder  # noqa: E402
+from ._init import init_folder  # noqa: E402
 
-__all__ += ["build_estimate", "init_folder", "ASSISTANT_YAML_TEMPLATE"]
+__all__ += ["build_estimate", "init_folder"]
