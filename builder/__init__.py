@@ -5,8 +5,9 @@
     summary = build("examples/clinic", load_config("examples/clinic"))
     print(summary)
 
-Stages (each cached by a hash of its inputs): index, base, data, sft, dpo, calibrate, export,
-evaluate; the manifest (build/manifest.json) is written last. `run_sft` and `run_dpo` are the
+Stages (each cached by a hash of its inputs; one `Stage` record each, `STAGE[name]`): index,
+base, data, sft, dpo, calibrate, export, evaluate; the manifest (build/manifest.json) is written
+last. `run_sft` and `run_dpo` are the
 training steps on their own, readable top to bottom; `export_gguf` writes a GGUF file of the
 merged model. The helpers live in _-prefixed modules.
 """

@@ -2,9 +2,13 @@
 cited sources, declining when the documents hold nothing relevant.
 
     from chat import Assistant
-    assistant = Assistant.load("examples/clinic")
+    assistant = Assistant.load("examples/clinic")   # as built; or pass load_config(...).serving()
     for event in assistant.stream("What time do you open on Saturday?"):
         ...  # Token(text) events, then one Answer
+
+Chat never reads assistant.yaml: whoever loads it (the CLI, the app, the builder) passes the
+`ServingConfig` slice, whose guardrails and generation settings apply without a rebuild.
+This file is the API other packages and users call; helpers live in _-prefixed modules.
 """
 from chat._assistant import Assistant
 from chat._backends import generation_kwargs, load_model, load_tokenizer
