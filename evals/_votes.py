@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,13 +20,8 @@ import numpy as np
 from chat import MAX_QUESTION_CHARS, one_line
 from evals._suite import suite_rows
 from knowledge.errors import InputError
-from knowledge.files import append_jsonl, read_jsonl_tolerant, write_jsonl
+from knowledge.files import append_jsonl, locked, read_jsonl_tolerant, write_jsonl
 from knowledge.folder import AssistantFolder
-
-try:  # POSIX: an undo locks the file against appends from other processes serving the folder
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: the in-process lock still serializes this server
-    fcntl = None
 
 MAX_ANSWER_CHARS = 20_000  # each answer or corrected answer in a vote (200 tokens is ~1,000 characters)
 MAX_VOTE_VARIANTS = 4  # side by side compares 2 to 4 variants
@@ -157,26 +151,12 @@ def record_vote(
     return vote, pairs
 
 
-@contextmanager
-def _file_locked(path: Path):
-    """This process's vote lock, then PATH's advisory lock (the one append_jsonl takes), so no
-    session or other server appends to PATH while it is rewritten."""
-    with _LOCK, open(path, "ab") as fh:
-        if fcntl is not None:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
 def _rewrite_without(path: Path, vote_id: str, key: str) -> int:
     """Drop the rows of one vote from a feedback file, atomically (a reader sees the old file or
     the new one). Returns how many rows were dropped."""
     if not path.exists():
         return 0
-    with _file_locked(path):
+    with _LOCK, locked(path):  # no vote of this process or another is appended meanwhile
         rows = read_jsonl_tolerant(path)
         kept = [row for row in rows if row.get(key) != vote_id]
         if len(kept) != len(rows):

@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -72,29 +73,38 @@ def write_jsonl(path: str | Path, rows) -> Path:
     return write_text_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
+@contextmanager
+def locked(path: str | Path):
+    """Hold PATH's append lock (this process's, and on POSIX an advisory lock other processes'
+    appends take too), yielding the file open for appending: no row is appended while a caller
+    rewrites the file under it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _APPEND_LOCK, open(path, "a+b") as fh:
+        if fcntl is not None:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield fh
+        finally:
+            if fcntl is not None:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def append_jsonl(path: str | Path, rows: list[dict]) -> None:
     """Append rows as one locked write, then fsync: concurrent sessions never interleave lines,
     and a row that was acknowledged survives a crash. A line torn by an earlier crash is ended
     first, so it never swallows the new row."""
     if not rows:
         return
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
-    with _APPEND_LOCK, open(path, "a+b") as fh:
-        if fcntl is not None:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            if fh.seek(0, os.SEEK_END) > 0:
-                fh.seek(-1, os.SEEK_END)
-                if fh.read(1) != b"\n":
-                    data = b"\n" + data
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        finally:
-            if fcntl is not None:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    with locked(path) as fh:
+        if fh.seek(0, os.SEEK_END) > 0:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                data = b"\n" + data
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def replace_dir(tmp: Path, final: Path) -> None:
