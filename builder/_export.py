@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from knowledge.errors import BuildError
+from knowledge.files import atomic_path
 
 from ._common import log
 
@@ -98,11 +98,8 @@ def write_gguf(model_dir: Path, out_path: Path, dtype: str = "f16") -> Path:
     rope = getattr(config, "rope_parameters", None) or {}
     rope_theta = rope.get("rope_theta", getattr(config, "rope_theta", 10000.0))
 
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", dir=out_path.parent)
-    os.close(fd)
-    try:
-        writer = gguf.GGUFWriter(tmp, "llama")
+    with atomic_path(out_path) as tmp:
+        writer = gguf.GGUFWriter(str(tmp), "llama")
         writer.add_name(Path(model_dir).parent.parent.name or "tailor-model")
         writer.add_context_length(config.max_position_embeddings)
         writer.add_embedding_length(config.hidden_size)
@@ -136,11 +133,6 @@ def write_gguf(model_dir: Path, out_path: Path, dtype: str = "f16") -> Path:
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out_path
 
 

@@ -41,22 +41,31 @@ def _file_mode() -> int:
     return 0o666 & ~umask
 
 
-def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Write DATA to PATH through a temp file in the same folder; parents are created."""
+@contextmanager
+def atomic_path(path: str | Path):
+    """A temp path beside PATH for a writer that wants a file name (a library writing a model
+    file); on success it becomes PATH as an ordinary file, on any failure it is removed and PATH
+    is untouched. Parents are created."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # a dot name: never indexed or listed
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())  # on disk before it replaces the old file: a power cut leaves one or the other
+        yield Path(tmp)
         os.chmod(tmp, _file_mode())  # mkstemp makes 0600; what Tailor writes is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Write DATA to PATH through a temp file in the same folder; parents are created."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())  # on disk before it replaces the old file: a power cut leaves one or the other
+    return Path(path)
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
