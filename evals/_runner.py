@@ -352,18 +352,7 @@ def run_eval(
     if limit is not None and limit < len(in_split):
         notes.append(f"sample of {len(chosen)} of {len(in_split)} {split} questions (seed {seed}, decline questions kept in proportion)")
 
-    judge = None
-    if evals.judge_url:
-        judge = Judge(evals.judge_url, evals.judge_model)
-        judge.check()
-    grounder = None
-    if any(is_rag(v) for v in run_variants) or getattr(assistant, "kb", None) is not None:
-        emb = embedder or _kb_embedder(assistant)
-        if emb is None:
-            from knowledge import load_embedder
-
-            emb = load_embedder(serving.knowledge.embedder)
-        grounder = Grounder(emb)
+    judge, grounder = _scorers(evals, serving, run_variants, assistant, embedder)
 
     build_ids = {"this": getattr(assistant, "build_id", None)}
     if other is not None:
@@ -391,36 +380,9 @@ def run_eval(
                                                                     len(chosen) * len(run_variants) - len(todo), progress) as bar:
         if out.tell() > 0 and not results_path.read_bytes().endswith(b"\n"):
             out.write("\n")  # the interrupted run was cut mid-line; start clean
-        spent = {"answering_s": 0.0, "choice_s": 0.0, "scoring_s": 0.0}
-        gold = _GoldTexts(getattr(assistant, "kb", None))
-        batch = batch_size(evals.batch_size)
         try:
-            for variant in dict.fromkeys(v for _, v in todo):  # one variant at a time: its questions batch together
-                bar.set_description(variant)
-                who, real = (other, variant.removeprefix(OTHER_PREFIX)) if variant.startswith(OTHER_PREFIX) else (assistant, variant)
-                chat_cfg = getattr(who, "chat", None) or serving.chat  # the answering build's own guardrail texts
-                mine = [it for it, v in todo if v == variant]
-                t_answer = time.perf_counter()
-                for n, (item, answer) in enumerate(answer_items(who, mine, real, batch)):
-                    spent["answering_s"] += time.perf_counter() - t_answer
-                    t1 = time.perf_counter()
-                    choice = _choice(who, item, real, options)
-                    t2 = time.perf_counter()
-                    record = score_answer(item, variant, answer, grounder=grounder, judge=judge,
-                                          decline_message=chat_cfg.decline_message, disclaimer=chat_cfg.disclaimer,
-                                          gold_texts=gold.texts(item.gold_docs), choice=choice)
-                    record["split"] = item.split(evals.test_share)
-                    if record["build_id"] is None:
-                        record["build_id"] = build_of(variant)
-                    record["timings"]["batch_size"] = batch
-                    if n == 0:
-                        record["timings"]["cold"] = True  # loaded models on the way: left out of latency
-                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                    out.flush()
-                    spent["choice_s"] += t2 - t1
-                    spent["scoring_s"] += time.perf_counter() - t2
-                    bar.update(1)
-                    t_answer = time.perf_counter()
+            spent = _answer_and_score(todo, {"this": assistant, "other": other}, build_of, serving.chat, evals, options,
+                                      grounder, judge, out, bar)
         except KeyboardInterrupt:
             bar.close()
             print(f"\ninterrupted: the answers scored so far are kept in {results_path}; "
@@ -439,6 +401,60 @@ def run_eval(
     report.timing = {**spent, "report_s": time.perf_counter() - t_report}
     report.elapsed_s = time.perf_counter() - started
     return report
+
+
+def _scorers(evals: EvalsConfig, serving: ServingConfig, variants: list[str], assistant, embedder) -> tuple:
+    """(the LLM judge when evals.judge_url is set, else None; the groundedness scorer when a
+    variant reads the documents, else None)."""
+    judge = None
+    if evals.judge_url:
+        judge = Judge(evals.judge_url, evals.judge_model)
+        judge.check()
+    grounder = None
+    if any(is_rag(v) for v in variants) or getattr(assistant, "kb", None) is not None:
+        emb = embedder or _kb_embedder(assistant)
+        if emb is None:
+            from knowledge import load_embedder
+
+            emb = load_embedder(serving.knowledge.embedder)
+        grounder = Grounder(emb)
+    return judge, grounder
+
+
+def _answer_and_score(todo: list, builds: dict, build_of, chat_cfg, evals: EvalsConfig, options: list[str],
+                      grounder, judge, out, bar) -> dict:
+    """Answer TODO's (item, variant) pairs one variant at a time (its questions batch together),
+    score each answer and append its record to OUT as it comes; the seconds spent on each part."""
+    spent = {"answering_s": 0.0, "choice_s": 0.0, "scoring_s": 0.0}
+    gold = _GoldTexts(getattr(builds["this"], "kb", None))
+    batch = batch_size(evals.batch_size)
+    for variant in dict.fromkeys(v for _, v in todo):
+        bar.set_description(variant)
+        who, real = (builds["other"], variant.removeprefix(OTHER_PREFIX)) if variant.startswith(OTHER_PREFIX) else (builds["this"], variant)
+        own_chat = getattr(who, "chat", None) or chat_cfg  # the answering build's own guardrail texts
+        mine = [it for it, v in todo if v == variant]
+        t_answer = time.perf_counter()
+        for n, (item, answer) in enumerate(answer_items(who, mine, real, batch)):
+            spent["answering_s"] += time.perf_counter() - t_answer
+            t1 = time.perf_counter()
+            choice = _choice(who, item, real, options)
+            t2 = time.perf_counter()
+            record = score_answer(item, variant, answer, grounder=grounder, judge=judge,
+                                  decline_message=own_chat.decline_message, disclaimer=own_chat.disclaimer,
+                                  gold_texts=gold.texts(item.gold_docs), choice=choice)
+            record["split"] = item.split(evals.test_share)
+            if record["build_id"] is None:
+                record["build_id"] = build_of(variant)
+            record["timings"]["batch_size"] = batch
+            if n == 0:
+                record["timings"]["cold"] = True  # loaded models on the way: left out of latency
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            out.flush()
+            spent["choice_s"] += t2 - t1
+            spent["scoring_s"] += time.perf_counter() - t2
+            bar.update(1)
+            t_answer = time.perf_counter()
+    return spent
 
 
 def aggregate_report(out_dir: Path, items: list[EvalItem], variants: list[str], seed: int, limit, n_suite: int,
