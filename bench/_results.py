@@ -38,6 +38,8 @@ def make_recorder(command: str, show_note: bool = True) -> Callable[..., None]:
         }
         if note:
             row["note"] = note
+        # Paths as a reader's checkout has them: ../shared beside the project, not this machine's.
+        row = json.loads(json.dumps(row).replace(str(ROOT.parent) + "/", "../"))
         with open(RESULTS, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(row) + "\n")
         shown = f"{name}: {value:.4g} {unit}"
