@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from chat import Assistant, GenerationConfig, fit_messages, generation_kwargs, resolve_model, retrieval_query  # noqa: E402
+from builder.config import load_config  # noqa: E402
 from chat import DecodeBatch, Request, generate_all, load_model, load_tokenizer  # noqa: E402
 from knowledge import build_index, load_index  # noqa: E402
 
@@ -100,7 +101,7 @@ def bare_generate(model, inputs: dict, gen: GenerationConfig, **extra) -> tuple[
 
 def bench_generation(folder: Path, quick: bool) -> None:
     gen = GenerationConfig(max_new_tokens=48 if quick else 128)
-    assistant = Assistant.load(folder)
+    assistant = Assistant.load(folder, load_config(folder).serving())
     assistant.generation = gen.model_copy(update={"dtype": DTYPE})
     assistant.retrieval["k"] = 4
     loaded = load_model(assistant.base_model, None, DTYPE)
@@ -135,7 +136,7 @@ def bench_batching(folder: Path, quick: bool) -> None:
     from transformers import GenerationConfig as HFGenerationConfig
 
     gen = GenerationConfig(max_new_tokens=32 if quick else 64)
-    assistant = Assistant.load(folder)
+    assistant = Assistant.load(folder, load_config(folder).serving())
     loaded = load_model(assistant.base_model, None, DTYPE)
     model, tokenizer = loaded.model, loaded.tokenizer
     system = assistant.chat.system_prompt.replace("{name}", assistant.name)
@@ -273,7 +274,7 @@ def bench_options(folder: Path, quick: bool) -> None:
 
 
 def bench_retrieval(folder: Path, quick: bool) -> None:
-    assistant = Assistant.load(folder)
+    assistant = Assistant.load(folder, load_config(folder).serving())
     tokenizer = load_tokenizer(assistant.base_model)[0]
     qs = questions(folder, 40 if quick else 150)
     system = assistant.chat.system_prompt.replace("{name}", assistant.name)
