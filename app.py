@@ -840,7 +840,6 @@ def _vote_controls(ui) -> None:
 
 
 def _leaderboard_panel(ui) -> None:
-
     gr.Markdown("### Tally and leaderboard")
     ui.tally = gr.Markdown(_tally_markdown(ui.folder), elem_id="arena-tally")
     ui.rank_by = gr.Radio(["variant", "variant @ build"], value="variant", label="Rank")
@@ -971,7 +970,6 @@ def _arena_confirm(ui, state) -> dict:
 
 
 def _arena_cancel(ui, state) -> dict:
-
     return {ui.arena_status: "Vote cancelled: nothing was saved.", ui.arena_state: {**(state or {}), "pending": None},
             ui.confirm_row: gr.Row(visible=False)}
 
@@ -989,7 +987,6 @@ def _arena_undo(ui, state) -> dict:
 
 
 def _hide_vote_actions(ui) -> dict:
-
     return {ui.confirm_row: gr.Row(visible=False), ui.undo_btn: gr.Button(visible=False)}
 
 
@@ -1005,7 +1002,6 @@ def _tally_markdown(folder: Path) -> str:
 
 
 def _leaderboard_html(folder: Path, by: str) -> str:
-
     rows = leaderboard(read_votes(folder), by="build" if by.startswith("variant @") else "variant", min_games=MIN_GAMES_FOR_INTERVAL)
     if not rows:
         return "<p>No games yet: the leaderboard starts with the first vote.</p>"
@@ -1057,7 +1053,6 @@ def _eval_tab(ui) -> None:
 
 
 def _estimate_update(ui, suite, variants, limit) -> dict:
-
     limit = int(limit) if limit else None
     return {ui.eval_estimate: eval_estimate(ui.folder, suite, list(variants or []), limit, ui.live.cfg.evals.test_share)}
 
@@ -1073,7 +1068,6 @@ def _eval_view(ui, report_dir: Path | None, chart=None) -> dict:
 
 
 def _latest_eval(ui) -> dict:
-
     return _eval_view(ui, newest_report_dir(ui.folder))
 
 
@@ -1167,7 +1161,6 @@ def _upload(ui, files) -> dict:
 
 
 def _search(ui, query, k) -> dict:
-
     query = (query or "").strip()
     if not query:
         return {ui.search_status: _warn("Type something to search for."), ui.results: []}
@@ -1180,7 +1173,6 @@ def _search(ui, query, k) -> dict:
 
 
 def _confirm_build(ui) -> dict:
-
     return {ui.build_status: f"**Full build: retrains the model.** {build_estimate(ui.folder)} The app keeps serving the current "
                              "build meanwhile. Start it?",
             ui.build_confirm_row: gr.Row(visible=True)}
@@ -1295,7 +1287,6 @@ def _api_answer(live: LiveAssistant, question: str, variant: str):
 
 
 def _api_vote(ui, question, variant_a, answer_a, variant_b, answer_b, winner, corrected) -> dict:
-
     if winner not in ("A", "B", *NO_WINNER):
         raise gr.Error(f"winner must be A, B, tie or both_bad (got {winner!r})")
     name = {"A": variant_a, "B": variant_b}.get(winner, winner)
