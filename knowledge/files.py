@@ -125,24 +125,26 @@ def replace_dir(tmp: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _decoded(raw: bytes, number: int, where: str, max_line_bytes: int) -> str:
+    """One line's text; InputError naming WHERE when it is too long or not UTF-8 (the first line
+    may start with a byte-order mark)."""
+    if len(raw) > max_line_bytes:
+        raise InputError(f"{where}: line is {len(raw):,} bytes; the limit is {max_line_bytes:,} bytes per line "
+                         "(shorten the text or split the row)")
+    try:
+        return raw.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where}: not UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line); "
+                         "save the file as UTF-8") from None
+
+
 def jsonl_lines(path: str | Path, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, str]]:
     """(line number, text) for every non-blank line; InputError naming file:line for a line that
     is not UTF-8 or is too long."""
     path = Path(path)
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, start=1):
-            if len(raw) > max_line_bytes:
-                raise InputError(
-                    f"{path}:{number}: line is {len(raw):,} bytes; the limit is {max_line_bytes:,} bytes per line "
-                    "(shorten the text or split the row)"
-                )
-            try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(
-                    f"{path}:{number}: not UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line); "
-                    "save the file as UTF-8"
-                ) from None
+            text = _decoded(raw, number, f"{path}:{number}", max_line_bytes)
             if text.strip():
                 yield number, text
 
@@ -156,13 +158,10 @@ def jsonl_rows(path: str | Path, label: str | None = None, max_line_bytes: int =
     rows, problems = [], []
     for n, data in enumerate(path.read_bytes().split(b"\n"), start=1):
         where = f"{label or path}:{n}"
-        if len(data) > max_line_bytes:
-            problems.append(f"{where}: line is {len(data):,} bytes; the limit is {max_line_bytes:,} bytes per line (shorten the text or split the row)")
-            continue
         try:
-            text = data.decode("utf-8-sig" if n == 1 else "utf-8")
-        except UnicodeDecodeError as exc:
-            problems.append(f"{where}: not UTF-8 (byte 0x{data[exc.start]:02x} at byte {exc.start + 1} of the line); save the file as UTF-8")
+            text = _decoded(data, n, where, max_line_bytes)
+        except InputError as exc:
+            problems.append(str(exc))
             continue
         if not text.strip():
             continue
