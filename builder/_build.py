@@ -37,6 +37,7 @@ from ._common import (
     log,
     read_jsonl,
     setup_log,
+    training_precision,
     use_bf16,
     use_cuda,
 )
@@ -204,12 +205,19 @@ def _inputs_data(b: _Build) -> list:
 
 def _inputs_sft(b: _Build) -> list:
     bc = b.cfg.builder
-    return [[bc.lora_r, bc.lora_alpha, bc.lora_dropout, bc.lora_target_modules], bc.seed, bc.sft.model_dump(exclude={"checkpoint_steps"})]
+    inputs = [[bc.lora_r, bc.lora_alpha, bc.lora_dropout, bc.lora_target_modules], bc.seed, bc.sft.model_dump(exclude={"checkpoint_steps"})]
+    return inputs + _precision_input(b)
+
+
+def _precision_input(b: _Build) -> list:
+    """The arithmetic training ran in, where it is not fp32 (fp32 builds keep their earlier keys)."""
+    precision = training_precision(b.cfg.builder.precision)
+    return [] if precision == "fp32" else [precision]
 
 
 def _inputs_dpo(b: _Build) -> list:
     gen = b.cfg.generation
-    return [b.cfg.builder.dpo.model_dump(), gen.max_new_tokens, gen.repetition_penalty, b.cfg.builder.seed]
+    return [b.cfg.builder.dpo.model_dump(), gen.max_new_tokens, gen.repetition_penalty, b.cfg.builder.seed, *_precision_input(b)]
 
 
 def _inputs_calibrate(b: _Build) -> list:
@@ -723,7 +731,8 @@ def _build(folder, cfg, force, only, skip_train, resume, quiet) -> BuildSummary:
     summary.log_path = setup_log(b.build_dir / "logs" if is_main_process() else None, quiet=quiet)
     clean_stale(b.build_dir)
     plan = _plan(tuple(force), only, skip_train)
-    device = "CUDA GPU" + (" (bf16)" if use_bf16() else "") if use_cuda() else "CPU"
+    precision = training_precision(cfg.builder.precision)
+    device = ("CUDA GPU" if use_cuda() else "CPU") + ("" if precision == "fp32" else f" ({precision} training)")
     log.info(f"tailor build {b.folder} on {device}: stages {', '.join(plan)}")
 
     for i, stage in enumerate(STAGES):
@@ -825,7 +834,7 @@ def _manifest(b: _Build, skip_train: bool, model_dir: str = "model") -> Manifest
             "evaluation": b.result("evaluate"),
             "serving": serving,
             "durations_s": {s: b.states.get(s, {}).get("seconds") for s in STAGES},
-            "device": "cuda" if use_cuda() else "cpu", "bf16": use_bf16(),
+            "device": "cuda" if use_cuda() else "cpu", "bf16": use_bf16(), "training_precision": training_precision(cfg.builder.precision),
             "versions": library_versions(),
         },
     )  # fmt: skip

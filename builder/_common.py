@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections import Counter
@@ -64,6 +65,38 @@ def use_bf16() -> bool:
     import torch
 
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """True where the CPU multiplies bf16 natively (AVX512-BF16 or AMX). Elsewhere oneDNN
+    emulates bf16, which trains slower than fp32."""
+    try:
+        flags = cpuinfo.read_text(errors="replace")
+    except OSError:  # not Linux: no way to tell, so fp32
+        return False
+    return re.search(r"\b(avx512_bf16|amx_bf16)\b", flags) is not None
+
+
+def training_precision(setting: str = "auto") -> str:
+    """How SFT and DPO compute, for builder.precision on this machine:
+
+    - "bf16": bf16 weights, on a GPU that supports bf16 (auto or bf16);
+    - "bf16-autocast": fp32 weights and optimizer, matrix products in bf16 (torch autocast), on
+      a CPU with native bf16 (auto) or when asked (bf16);
+    - "fp32": everything else, and always with builder.precision fp32.
+    """
+    if setting == "fp32":
+        return "fp32"
+    if use_cuda():
+        return "bf16" if use_bf16() else "fp32"
+    return "bf16-autocast" if setting == "bf16" or cpu_has_bf16() else "fp32"
+
+
+def trainer_precision_args(precision: str) -> dict:
+    """The HF TrainingArguments for a `training_precision` (the CPU needs use_cpu for bf16)."""
+    if precision == "fp32":
+        return {"bf16": False}
+    return {"bf16": True} if precision == "bf16" else {"bf16": True, "use_cpu": True}
 
 
 def is_main_process() -> bool:

@@ -16,7 +16,7 @@ from transformers import TrainerCallback
 
 from knowledge.files import replace_dir
 
-from ._common import is_main_process, log, token_f1, use_bf16, use_cuda
+from ._common import is_main_process, log, token_f1, trainer_precision_args, training_precision, use_cuda
 from ._data import pair_row
 from ._generate import generate, load_model, load_tokenizer
 
@@ -112,7 +112,7 @@ def trainer_config(cfg, output_dir: Path, steps_hint: int | None = None):
         per_device_eval_batch_size=1,  # one pair per eval step: the per-pair figures below come from it
         max_length=d.max_length,
         gradient_checkpointing=False,
-        bf16=use_bf16(),
+        **trainer_precision_args(training_precision(cfg.builder.precision)),
         save_strategy="no",
         logging_steps=1,
         report_to="none",
@@ -159,7 +159,8 @@ def run_dpo(
     shutil.rmtree(work_dir, ignore_errors=True)
 
     # 1. The policy starts as the SFT adapter; TRL keeps a frozen copy of it as the reference.
-    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=torch.bfloat16 if use_bf16() else torch.float32)
+    precision = training_precision(cfg.builder.precision)
+    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=torch.bfloat16 if precision == "bf16" else torch.float32)
     if sft_adapter:
         model = PeftModel.from_pretrained(model, sft_adapter, is_trainable=True)
     args = trainer_config(cfg, work_dir / "checkpoints")
@@ -200,6 +201,7 @@ def run_dpo(
     return {
         "learning_rate": args.learning_rate,
         "beta": args.beta,
+        "precision": precision,
         "loss_type": list(args.loss_type),
         "loss_weights": list(args.loss_weights),
         "train_loss": round(float(result.training_loss), 4),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from knowledge.files import replace_dir
 
-from ._common import is_main_process, log, use_bf16, use_cuda
+from ._common import is_main_process, log, trainer_precision_args, training_precision, use_cuda
 from ._template import training_chat_template
 
 
@@ -96,9 +96,11 @@ def run_sft(
     s = cfg.builder.sft
     started = time.time()
 
-    # 1. The base model, in bf16 only where a GPU supports it (TRL's bf16 default fails on a CPU).
+    # 1. The base model: bf16 weights only on a GPU that supports them; on a CPU with native bf16,
+    #    fp32 weights and bf16 matrix products (builder.precision).
+    precision = training_precision(cfg.builder.precision)
     tokenizer = AutoTokenizer.from_pretrained(base_model)
-    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=torch.bfloat16 if use_bf16() else torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=torch.bfloat16 if precision == "bf16" else torch.float32)
 
     # 2. Loss on assistant turns only. A template with {% generation %} markers that renders the
     #    serving text exactly is used when one can be made; otherwise each conversation becomes a
@@ -126,7 +128,7 @@ def run_sft(
         padding_free=s.packing,
         assistant_only_loss=template is not None,
         gradient_checkpointing=s.gradient_checkpointing,
-        bf16=use_bf16(),
+        **trainer_precision_args(precision),
         save_strategy="steps",
         save_steps=s.checkpoint_steps,
         save_total_limit=1,
@@ -169,6 +171,7 @@ def run_sft(
         "train_seconds": round(train_seconds, 2),
         "assistant_only_loss": template is not None,
         "batch": [batch_size, accumulation],
+        "precision": precision,
         "resumed_from": Path(resume_from).name if resume_from else None,
         "seconds": round(seconds, 1),
     }

@@ -138,6 +138,12 @@ class BuilderConfig(BaseModel):
         0.5, gt=0, le=1, description="Share of an answer's words a chunk must hold to count as the document that answers it (RAFT's oracle)."
     )
     eval_max_new_tokens: int = Field(64, ge=8, description="Answer length when scoring held-out questions (token F1).")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="Arithmetic of SFT and DPO. auto: bf16 weights on a GPU that supports them; on a CPU with native "
+        "bf16 (AVX512-BF16 or AMX) fp32 weights with bf16 matrix products (autocast), fp32 elsewhere, where bf16 is emulated "
+        "and slower. Clinic example rows on 2 cores: 239 SFT tokens/s with autocast vs 165 in fp32 (1.45x), train loss "
+        "after 8 steps 1.936 vs 1.911. fp32: always fp32; bf16: autocast on any CPU too."
+    )
     sft: SFTConfig = Field(default_factory=SFTConfig)
     dpo: DPOConfig = Field(default_factory=DPOConfig)
     synthesize: SynthesizeConfig = Field(default_factory=SynthesizeConfig)

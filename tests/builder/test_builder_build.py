@@ -25,6 +25,8 @@ def statuses(summary):
 def test_build_trains_exports_and_records(built):
     from transformers import AutoModelForCausalLM
 
+    from builder._common import training_precision
+
     folder, summary = built
     assert statuses(summary) == dict.fromkeys(("index", "base", "data", "sft", "dpo", "calibrate", "export", "evaluate"), "ran")
     b = folder / "build"
@@ -41,6 +43,8 @@ def test_build_trains_exports_and_records(built):
     assert manifest["decline"]["threshold"] > 0 and "general_questions" in manifest["decline"]["method"]
     record = manifest["record"]
     assert record["sft"]["train_loss"] > 0 and record["sft"]["tokens_per_s"] > 0
+    # Trained in this machine's arithmetic (builder.precision auto), recorded where a reader finds it.
+    assert record["training_precision"] == record["sft"]["precision"] == record["dpo"]["precision"] == training_precision("auto")
     dpo = record["dpo"]
     assert dpo["pairs"]["user"] == 6 and "feedback" not in dpo["pairs"]
     assert 0 <= dpo["pairs"].get("auto", 0) <= 2  # max_auto_pairs: 2 (the tiny model answers blank lines: none made)
