@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/train.py              # 48 clinic conversations per trainer (~12 min on 2 CPU cores)
     .venv/bin/python bench/train.py --quick      # 16 conversations, DPO on 8 pairs (~5 min)
-    .venv/bin/python bench/train.py --e2e        # also time `tailor build examples/clinic` end to end (~15 min)
+    .venv/bin/python bench/train.py --e2e        # also time `tailor build examples/clinic` end to end (~25 min)
+    .venv/bin/python bench/train.py --quick --precision   # only SFT in bf16 autocast vs fp32, 16 conversations (~5 min)
 
 1. sft.tokens_per_s: SFT throughput on the clinic example's rendered conversations (retrieved
    context included), counting real tokens only (no padding). Baseline: TRL's SFTTrainer with its
@@ -18,7 +19,9 @@
 2. dpo.seconds_per_step: Tailor's DPO step (batch 4, LoRA over the SFT adapter, reference = the
    frozen adapter copy) against TRL's DPOTrainer defaults on the same pairs (gradient checkpointing,
    max_length 1024; learning rate as Tailor's, since the default barely moves LoRA).
-3. build.wall_s (--e2e): `tailor build` of a fresh copy of examples/clinic; target 15 minutes.
+3. sft.precision_tokens_per_s (--precision, a CPU with native bf16): Tailor's run_sft with
+   builder.precision auto (bf16 autocast over fp32 weights) against the same run in fp32, same rows.
+4. build.wall_s (--e2e): `tailor build` of a fresh copy of examples/clinic; target 15 minutes.
    Baseline: the same build's sum of stage times recorded in the previous figure, if any (for trend only).
 Every figure is printed and appended to bench/results.jsonl.
 """
@@ -125,6 +128,23 @@ def sft_tokens_per_s(rows, cfg, base: str, ours: bool, out: Path) -> tuple[float
     return n_tokens / seconds, n_tokens, seconds
 
 
+def precision_tokens_per_s(rows, cfg, base: str, tmp: Path) -> None:
+    """SFT with builder.precision auto against fp32, on the same rows in one process (fp32 first)."""
+    from builder import run_sft, training_precision
+
+    auto = training_precision(cfg.builder.precision)
+    if auto == "fp32":
+        print(f"builder.precision auto is fp32 on this machine ({DEVICE}): nothing to compare")
+        return
+    fp32 = cfg.model_copy(deep=True)
+    fp32.builder.precision = "fp32"
+    runs = {name: run_sft(base, rows, c, tmp / name / "adapter", tmp / name / "ckpt", key="bench") for name, c in (("fp32", fp32), ("auto", cfg))}
+    a, b = runs["auto"], runs["fp32"]
+    record("sft.precision_tokens_per_s", a["tokens_per_s"], "tokens/s", b["tokens_per_s"],
+           f"run_sft with builder.precision auto ({auto}) vs fp32; {len(rows)} clinic conversations, {a['train_tokens']} real tokens; "
+           f"train loss {a['train_loss']} vs {b['train_loss']}")
+
+
 def lora_params(cfg, base: str) -> tuple[int, int]:
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM
@@ -163,6 +183,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="16 conversations, 8 DPO pairs")
     parser.add_argument("--e2e", action="store_true", help="also time `tailor build examples/clinic` end to end")
+    parser.add_argument("--precision", action="store_true", help="only SFT tokens/s with builder.precision auto vs fp32 (CPU)")
     args = parser.parse_args()
     n_rows, n_pairs = (16, 8) if args.quick else (48, 16)
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
@@ -177,6 +198,10 @@ def main() -> None:
 
         base = resolve_model(cfg.builder.base_model)
         rows = read_jsonl(folder / "build" / "data" / "sft_train.jsonl")[:n_rows]
+
+        if args.precision:
+            precision_tokens_per_s(rows, cfg, base, tmp)
+            return
 
         # 3. The whole build, as a user runs it; first, while this process holds no GPU memory.
         if args.e2e:

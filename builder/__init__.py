@@ -21,6 +21,7 @@ _LAZY = {
     "STAGES": "._build", "STAGE": "._build", "Stage": "._build", "prerequisites": "._build", "BuildSummary": "._build", "StageReport": "._build", "build": "._build",
     "run_dpo": "._dpo", "run_sft": "._sft", "lora_config": "._sft", "calibrate": "._calibrate", "answer_recall": "._data",
     "use_bf16": "._common",
+    "training_precision": "._common",
 }  # fmt: skip
 
 
@@ -31,7 +32,7 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'builder' has no attribute {name!r}")
 
-__all__ = ["build", "run_sft", "run_dpo", "export_gguf", "BuildSummary", "StageReport", "STAGES", "STAGE", "Stage", "prerequisites", "lora_config", "calibrate", "answer_recall", "use_bf16"]
+__all__ = ["build", "run_sft", "run_dpo", "export_gguf", "BuildSummary", "StageReport", "STAGES", "STAGE", "Stage", "prerequisites", "lora_config", "calibrate", "answer_recall", "use_bf16", "training_precision"]
 
 
 def export_gguf(folder, cfg=None, out: Path | None = None, dtype: str = "f16") -> Path:
