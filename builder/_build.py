@@ -45,7 +45,7 @@ from ._common import (
 from knowledge.files import append_jsonl, write_json, write_jsonl
 
 MIN_PAIRS = 4  # fewer preference pairs than this are not worth a DPO run
-DEFAULT_CPU_TOKENS_PER_S = 120.0  # SmolLM2-135M LoRA on 2 CPU cores, for the first ETA
+DEFAULT_CPU_TOKENS_PER_S = 120.0  # SmolLM2-135M LoRA on 2 CPU cores in fp32, for the first ETA (bf16 autocast: 207, x1.7)
 
 
 @dataclass
@@ -672,14 +672,22 @@ def prerequisites(stage: str) -> list[str]:
     return [s for s in STAGES if s in needed]
 
 
+def _rate_key(b: _Build) -> str:
+    """Where throughput.json keeps this model's SFT rate on this device, in this arithmetic."""
+    precision = training_precision(b.cfg.builder.precision)
+    return f"{b.cfg.builder.base_model}:{'cuda' if use_cuda() else 'cpu'}" + ("" if precision == "fp32" else f":{precision}")
+
+
 def _tokens_per_s_estimate(b: _Build) -> float:
     from chat.models import tailor_home
 
     path = tailor_home() / "throughput.json"
     try:
-        return float(json.loads(path.read_text())[f"{b.cfg.builder.base_model}:{'cuda' if use_cuda() else 'cpu'}"])
+        return float(json.loads(path.read_text())[_rate_key(b)])
     except (OSError, ValueError, KeyError):
-        return DEFAULT_CPU_TOKENS_PER_S * (100 if use_cuda() else 1)
+        if use_cuda():
+            return DEFAULT_CPU_TOKENS_PER_S * 100
+        return DEFAULT_CPU_TOKENS_PER_S * (1.7 if training_precision(b.cfg.builder.precision) == "bf16-autocast" else 1)
 
 
 def _remember_rate(b: _Build, rate: float) -> None:
@@ -691,7 +699,7 @@ def _remember_rate(b: _Build, rate: float) -> None:
         data = json.loads(path.read_text()) if path.exists() else {}
     except ValueError:
         data = {}
-    data[f"{b.cfg.builder.base_model}:{'cuda' if use_cuda() else 'cpu'}"] = rate
+    data[_rate_key(b)] = rate
     if is_main_process():
         write_json(path, data)
 

@@ -70,3 +70,25 @@ def test_bf16_autocast_trains_its_matrix_products_in_bf16_on_a_cpu(tmp_path, tin
     assert seen == {"weight": torch.float32, "output": torch.bfloat16}
     assert math.isfinite(result["train_loss"]) and result["steps"] >= 1
     assert json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())["r"] == 4
+
+
+def test_the_eta_remembers_a_rate_per_arithmetic(monkeypatch, tmp_path):
+    """A rate measured in fp32 is not the first estimate of a bf16-autocast build, and back."""
+    from types import SimpleNamespace
+
+    from builder import _build
+    from builder.config import TailorConfig
+
+    monkeypatch.setattr("chat.models.tailor_home", lambda: tmp_path)
+    monkeypatch.setattr(_build, "use_cuda", lambda: False)
+    b = SimpleNamespace(cfg=TailorConfig())
+    monkeypatch.setattr(_build, "training_precision", lambda setting: "fp32")
+    assert _build._tokens_per_s_estimate(b) == _build.DEFAULT_CPU_TOKENS_PER_S
+    _build._remember_rate(b, 150.0)
+    assert _build._tokens_per_s_estimate(b) == 150.0
+    monkeypatch.setattr(_build, "training_precision", lambda setting: "bf16-autocast")
+    assert _build._tokens_per_s_estimate(b) > _build.DEFAULT_CPU_TOKENS_PER_S  # not the fp32 figure
+    _build._remember_rate(b, 207.0)
+    assert _build._tokens_per_s_estimate(b) == 207.0
+    assert json.loads((tmp_path / "throughput.json").read_text()) == {
+        "smollm2-135m-instruct:cpu": 150.0, "smollm2-135m-instruct:cpu:bf16-autocast": 207.0}
