@@ -92,6 +92,13 @@ def training_precision(setting: str = "auto") -> str:
     return "bf16-autocast" if setting == "bf16" or cpu_has_bf16() else "fp32"
 
 
+def weights_dtype(precision: str):
+    """The dtype the model's weights load in for a `training_precision` (bf16 on a GPU only)."""
+    import torch
+
+    return torch.bfloat16 if precision == "bf16" else torch.float32
+
+
 def trainer_precision_args(precision: str) -> dict:
     """The HF TrainingArguments for a `training_precision` (the CPU needs use_cpu for bf16)."""
     if precision == "fp32":

@@ -16,7 +16,7 @@ from transformers import TrainerCallback
 
 from knowledge.files import replace_dir
 
-from ._common import is_main_process, log, token_f1, trainer_precision_args, training_precision, use_cuda
+from ._common import is_main_process, log, token_f1, trainer_precision_args, training_precision, use_cuda, weights_dtype
 from ._data import pair_row
 from ._generate import generate, load_model, load_tokenizer
 
@@ -144,7 +144,6 @@ def run_dpo(
     builder/config.py). On a CPU the run stops after the steps that fit in dpo.max_seconds,
     never starting a step that the mean seconds per step so far says would overrun it.
     """
-    import torch
     from datasets import Dataset
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
@@ -160,7 +159,7 @@ def run_dpo(
 
     # 1. The policy starts as the SFT adapter; TRL keeps a frozen copy of it as the reference.
     precision = training_precision(cfg.builder.precision)
-    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=torch.bfloat16 if precision == "bf16" else torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=weights_dtype(precision))
     if sft_adapter:
         model = PeftModel.from_pretrained(model, sft_adapter, is_trainable=True)
     args = trainer_config(cfg, work_dir / "checkpoints")

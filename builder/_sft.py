@@ -7,7 +7,7 @@ from pathlib import Path
 
 from knowledge.files import replace_dir
 
-from ._common import is_main_process, log, trainer_precision_args, training_precision, use_cuda
+from ._common import is_main_process, log, trainer_precision_args, training_precision, use_cuda, weights_dtype
 from ._template import training_chat_template
 
 
@@ -88,7 +88,6 @@ def run_sft(
     Loss is on the assistant turns only, through a chat template that renders exactly like the
     serving one. Returns the figures the manifest records (loss, steps, tokens/s, seconds).
     """
-    import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig
@@ -100,7 +99,7 @@ def run_sft(
     #    fp32 weights and bf16 matrix products (builder.precision).
     precision = training_precision(cfg.builder.precision)
     tokenizer = AutoTokenizer.from_pretrained(base_model)
-    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=torch.bfloat16 if precision == "bf16" else torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=weights_dtype(precision))
 
     # 2. Loss on assistant turns only. A template with {% generation %} markers that renders the
     #    serving text exactly is used when one can be made; otherwise each conversation becomes a
