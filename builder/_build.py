@@ -228,7 +228,7 @@ def _inputs_calibrate(b: _Build) -> list:
     # The held-out conversations in build/data sharpen the gate when they exist, but a retrieval-only
     # build calibrates without them: data's fingerprint is an input, not a stage it waits for.
     return [b.fingerprint("data"), hash_file(b.conversations), hash_file(data / "general_questions.txt"), hash_file(data / "near_domain_entities.txt"),
-            hash_file(rules), kc.top_k, kc.search_mode, b.cfg.builder.seed,
+            hash_file(rules), kc.top_k, kc.search_mode, b.cfg.builder.seed, b.cfg.chat.decline_message,
             *([] if b.conversations.exists() else [DOCUMENTS_ONLY_RULE])]  # conversation builds keep their keys
 
 
@@ -547,21 +547,40 @@ def _stage_calibrate(b: _Build) -> tuple[dict, str]:
     from ._inputs import load_conversations
 
     convs = load_conversations(b.conversations) if b.conversations.exists() else []
-    questions = [m["content"] for c in convs for m in c.messages if m["role"] == "user"]
+    questions, declined = _user_questions(convs, b.cfg.chat.decline_message)
     synthesized = b.data_dir / "synth_conversations.jsonl"
     documents_only = not questions and synthesized.exists()
     if documents_only:  # the synthesized questions are the in-domain set
         questions = [r["messages"][0]["content"] for r in read_jsonl(synthesized)]
-    cal = calibrate(b.kb, questions, b.cfg.knowledge.top_k, b.cfg.knowledge.search_mode, seed=b.cfg.builder.seed, synthesized=documents_only)
+    cal = calibrate(b.kb, questions, b.cfg.knowledge.top_k, b.cfg.knowledge.search_mode, seed=b.cfg.builder.seed,
+                    synthesized=documents_only, declined=declined)
     s = cal.stats
     note = f"threshold {cal.threshold:.3f}"
     if "in_domain_answered" in s:
         note += f" (answers {s['in_domain_answered']:.0%} of in-domain questions, declines {s['general_declined']:.0%} of general ones"
         if s.get("near_domain"):
             near = f"{s['near_domain_declined_similarity']:.0%} by similarity, {s['near_domain_declined']:.0%} with the coverage check"
-            note += f" and of {s['near_domain']} near-domain ones {near}" if cal.coverage else f"; coverage check off: {cal.method.split('coverage check off: ')[-1]}"
+            note += f" and of {s['near_domain']} near-domain ones {near}" if cal.coverage else f"; coverage check off: {cal.method.split('coverage check off: ')[-1].split(';')[0]}"
+        if s.get("declined_by_user"):
+            note += f"; declines {s['declined_by_user_declined']:.0%} of the {s['declined_by_user']} questions your conversations decline"
         note += ")"
     return cal.model_dump(), note
+
+
+def _user_questions(convs, decline_message: str) -> tuple[list[str], list[str]]:
+    """(questions the conversations answer, questions they answer with a decline), each as
+    serving searches it (chat.prompt.retrieval_query: with the previous question when it refers back)."""
+    from chat import retrieval_query
+    from evals import text_declines
+
+    answered, declined = [], []
+    for c in convs:
+        for i, m in enumerate(c.messages):
+            if m["role"] != "user":
+                continue
+            reply = c.messages[i + 1]["content"] if i + 1 < len(c.messages) else ""
+            (declined if text_declines(reply, decline_message) else answered).append(retrieval_query(m["content"], c.messages[:i]))
+    return answered, declined
 
 
 def _final_adapter(b: _Build) -> Path | None:

@@ -31,6 +31,7 @@ from pathlib import PurePosixPath
 # Word-ish tokens: letter/digit runs, with an apostrophe inside ("Adobe's", "don't").
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _YEAR = re.compile(r"(?:19|20)\d\d")
+_HYPHENATED = re.compile(r"(?<![^\W\d_])([^\W\d_]+)-([^\W\d_]+)(?![^\W\d_])")
 _SENTENCE_END = re.compile(r"[.?!:;]\s+|\n")
 # Words that are capitalised for grammar, not because they name something.
 _FUNCTION_WORDS = frozenset(
@@ -38,6 +39,13 @@ _FUNCTION_WORDS = frozenset(
     "might must my no not of on or our shall should so such than that the their them then there these they this "
     "those to was we were what when where which who whom whose why will with would you your yes also about after "
     "before between during over under per vs".split()
+)
+# Contractions as tokens() writes them ("I'm" -> "Im", "you've" -> "youve") and conversational
+# words: grammar, not names ("If I'm late", "OK. What floor is your clinic on?").
+_SPOKEN = frozenset(
+    "im ive youve youre youd youll weve theyre theyve theyll dont doesnt didnt cant wont isnt arent wasnt "
+    "werent hasnt havent hadnt shouldnt wouldnt couldnt mustnt lets thats whats wheres whos hows heres theres "
+    "ok okay hi hello thanks thank please".split()
 )
 # Capitalised for the calendar, not because they name something the documents must hold.
 _CALENDAR = frozenset(
@@ -139,7 +147,7 @@ def build_vocabulary(chunks) -> Vocabulary:
         seen: set[str] = set()
         for text in texts:
             raw = tokens(text)
-            extra = [p for w in raw for p in _parts(w)]
+            extra = [p for w in raw for p in _parts(w)] + [a + b for a, b in _HYPHENATED.findall(text)]  # "check-up": "checkup"
             normal = normalise(raw)
             seen.update(normal)
             seen.update(normalise(extra))
@@ -172,7 +180,7 @@ def distinctive_terms(question: str, wordpiece: dict | None = None) -> list[Term
     # capitalises grammar words, which a sentence never does, or every other word.
     inner = [w for s in sentences for w in tokens(s)[1:] if w.isalpha() and len(w) > 1 and not w.isupper()]
     grammar = [w for w in inner if w.lower() in _FUNCTION_WORDS]
-    content = [w for w in inner if w.lower() not in _FUNCTION_WORDS and w.lower() not in _CALENDAR]
+    content = [w for w in inner if w.lower() not in _FUNCTION_WORDS and w.lower() not in _CALENDAR and w.lower() not in _SPOKEN]
     title_case = (bool(grammar) and sum(w[:1].isupper() for w in grammar) >= TITLE_CASE_SHARE * len(grammar)) or (
         len(content) >= 3 and all(w[:1].isupper() for w in content))
     terms: list[Term] = []
@@ -195,7 +203,7 @@ def distinctive_terms(question: str, wordpiece: dict | None = None) -> list[Term
 
 def _kind(word: str, initial: bool, title_case: bool, wordpiece: dict | None) -> str | None:
     low = word.lower()
-    if low in _FUNCTION_WORDS or low in _CALENDAR:
+    if low in _FUNCTION_WORDS or low in _CALENDAR or low in _SPOKEN:
         return None
     if word.isdigit():
         return "year" if _YEAR.fullmatch(word) else None

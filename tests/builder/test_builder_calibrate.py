@@ -136,3 +136,34 @@ def test_near_domain_questions_weigh_as_much_as_the_general_ones_however_few():
     t, stats = choose_threshold(inside, general, near=near)
     assert 0.40 < t < 0.45  # three of four near-domain questions declined, for one in-domain question
     assert stats["in_domain_answered"] == 15 / 16 and stats["general_declined"] == 1.0
+
+
+def test_the_users_declined_questions_are_questions_to_decline_and_follow_ups_are_searched_as_served():
+    from types import SimpleNamespace
+
+    from builder._build import _user_questions
+    from chat.config import DEFAULT_DECLINE_MESSAGE
+
+    def conv(*turns):
+        roles = ["user", "assistant"] * len(turns)
+        return SimpleNamespace(messages=[{"role": r, "content": t} for r, t in zip(roles, turns)])
+
+    convs = [conv("When are you open?", "8 to 18.", "And on Sunday?", "Closed."),
+             conv("Do you offer Botox?", DEFAULT_DECLINE_MESSAGE),
+             conv("Is there a dermatologist?", "The documents do not cover dermatology; please call us.")]
+    answered, declined = _user_questions(convs, DEFAULT_DECLINE_MESSAGE)
+    assert answered == ["When are you open?", "When are you open?\nAnd on Sunday?"]  # the follow-up with its question
+    assert declined == ["Do you offer Botox?", "Is there a dermatologist?"]
+
+
+def test_calibration_counts_the_users_declined_questions(built):
+    from knowledge import load_index
+
+    folder, _ = built
+    kb = load_index(folder / "build" / "index")
+    declined = ["Do you offer Botox injections?", "Can I get LASIK eye surgery at Harbor Clinic?", "Do you sell Nike shoes?"]
+    cal = calibrate(kb, NAMED + [q for q, _ in QA], k=2, mode="hybrid", declined=declined)
+    assert cal.stats["declined_by_user"] == 3 and cal.stats["declined_by_user_declined"] >= 2 / 3
+    assert cal.stats["in_domain_answered"] >= MIN_IN_DOMAIN_RECALL
+    assert "3 questions the user's conversations answer with a decline" in cal.method
+    assert calibrate(kb, NAMED, k=2, mode="hybrid").stats["declined_by_user_declined"] is None

@@ -28,6 +28,20 @@ def test_distinctive_terms_are_names_codes_and_years_not_grammar():
     assert terms("What Are The Opening Hours Of The Clinic In FY2024?") == [("FY2024", "code")]
 
 
+def test_contractions_and_spoken_words_are_grammar_not_names():
+    # tokens() writes "I'm" as "Im" and "you've" as "youve": capitalised or not, they name nothing.
+    assert terms("If I'm 20 minutes late, will you still see me?") == []
+    assert terms("Can I find out who you've shared my records with? OK, and what's next?") == []
+    assert terms("OK. Do you give Ebola vaccines?") == [("Ebola", "name")]
+
+
+def test_a_word_written_with_a_hyphen_in_the_documents_is_covered_written_as_one():
+    kb = SimpleNamespace(chunks=[Chunk(id="a", text="Most medicines need a check-up once a year.", source="refills.md")], embedder=None)
+    check = CoverageCheck(kb)
+    assert check.vocabulary.has("checkup") and check.vocabulary.has("check")
+    assert not check.missing("Will I be in the room for her whole checkup?")
+
+
 def test_a_name_no_document_holds_declines_and_says_which(fake_kb):
     check = CoverageCheck(fake_kb)
     assert check.reason("Do you give Ebola vaccines?") == "coverage: 'Ebola' is not in the documents"
