@@ -166,16 +166,17 @@ def _nearest_entities(kb, terms: list[str], entities: list[str], top: int = 3) -
 
 
 def choose_threshold(inside: np.ndarray, outside: np.ndarray, inside_gap: np.ndarray | None = None,
-                     near: np.ndarray | None = None) -> tuple[float, dict]:
+                     also_decline: np.ndarray | None = None) -> tuple[float, dict]:
     """The cut that best separates in-domain from general questions (Youden's J: in-domain
     answered + general declined - 1), among cuts that still answer MIN_IN_DOMAIN_RECALL of the
     in-domain questions. An in-domain question is answered when its similarity reaches the cut
     and the coverage check passed it (`inside_gap` False). Cuts sit halfway between neighbouring
-    observed scores, so a question scoring exactly the same lands the same way. With `near`
-    (near-domain questions), the declined share is the mean of the general and the near-domain
-    shares, so each set counts the same whatever its size."""
+    observed scores, so a question scoring exactly the same lands the same way. With
+    `also_decline` (the user's own declines; a documents-only build's near-domain questions), the
+    declined share is the mean of the general share and theirs, so each set counts the same
+    whatever its size."""
     inside_gap = np.zeros(len(inside), dtype=bool) if inside_gap is None else inside_gap
-    near = np.zeros(0) if near is None else near
+    near = np.zeros(0) if also_decline is None else also_decline
     values = np.unique(np.concatenate([inside, outside, near]))
     cuts = np.concatenate([[values[0] - 1e-3], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-3]])
     best, best_j = float(cuts[0]), -1.0

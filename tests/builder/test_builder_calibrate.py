@@ -133,7 +133,7 @@ def test_near_domain_questions_weigh_as_much_as_the_general_ones_however_few():
     general, near = np.linspace(0.0, 0.2, 150), np.array([0.33, 0.35, 0.4, 0.6])
     t, _ = choose_threshold(inside, general)
     assert 0.2 < t < 0.30  # general questions alone: the lowest gap
-    t, stats = choose_threshold(inside, general, near=near)
+    t, stats = choose_threshold(inside, general, also_decline=near)
     assert 0.40 < t < 0.45  # three of four near-domain questions declined, for one in-domain question
     assert stats["in_domain_answered"] == 15 / 16 and stats["general_declined"] == 1.0
 
