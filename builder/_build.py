@@ -25,7 +25,6 @@ from chat.prompt import PROMPT_FORMAT_VERSION
 from knowledge.errors import BuildError, InputError
 from knowledge.folder import AssistantFolder
 
-from ._calibrate import DOCUMENTS_ONLY_RULE
 from ._leakage import LEAKAGE_RULES, read_eval_texts
 from ._synthesize import SYNTHESIS_VERSION
 from ._common import (
@@ -228,8 +227,7 @@ def _inputs_calibrate(b: _Build) -> list:
     # The held-out conversations in build/data sharpen the gate when they exist, but a retrieval-only
     # build calibrates without them: data's fingerprint is an input, not a stage it waits for.
     return [b.fingerprint("data"), hash_file(b.conversations), hash_file(data / "general_questions.txt"), hash_file(data / "near_domain_entities.txt"),
-            hash_file(rules), kc.top_k, kc.search_mode, b.cfg.builder.seed, b.cfg.chat.decline_message,
-            *([] if b.conversations.exists() else [DOCUMENTS_ONLY_RULE])]  # conversation builds keep their keys
+            hash_file(rules), kc.top_k, kc.search_mode, b.cfg.builder.seed, b.cfg.chat.decline_message]
 
 
 def _inputs_export(b: _Build) -> list:
@@ -549,11 +547,9 @@ def _stage_calibrate(b: _Build) -> tuple[dict, str]:
     convs = load_conversations(b.conversations) if b.conversations.exists() else []
     questions, declined = _user_questions(convs, b.cfg.chat.decline_message)
     synthesized = b.data_dir / "synth_conversations.jsonl"
-    documents_only = not questions and synthesized.exists()
-    if documents_only:  # the synthesized questions are the in-domain set
+    if not questions and synthesized.exists():  # documents-only: the synthesized questions are the in-domain set
         questions = [r["messages"][0]["content"] for r in read_jsonl(synthesized)]
-    cal = calibrate(b.kb, questions, b.cfg.knowledge.top_k, b.cfg.knowledge.search_mode, seed=b.cfg.builder.seed,
-                    synthesized=documents_only, declined=declined)
+    cal = calibrate(b.kb, questions, b.cfg.knowledge.top_k, b.cfg.knowledge.search_mode, seed=b.cfg.builder.seed, declined=declined)
     s = cal.stats
     note = f"threshold {cal.threshold:.3f}"
     if "in_domain_answered" in s:

@@ -108,33 +108,13 @@ def test_the_build_records_the_decline_gate_in_the_manifest(built):
     assert manifest.decline.coverage is stats["coverage"] and stats["in_domain_answered"] >= MIN_IN_DOMAIN_RECALL
 
 
-def test_a_documents_only_calibration_also_declines_the_near_domain_questions(built):
-    """Synthesized in-domain questions: the near-domain ones count beside the general ones as
-    questions to decline, which raises the threshold where they score above the general ones;
-    real users' questions keep the general-only rule."""
-    from knowledge import load_index
-
-    folder, _ = built
-    kb = load_index(folder / "build" / "index")
-    questions = NAMED + [q for q, _ in QA]
-    users = calibrate(kb, questions, k=2, mode="hybrid")
-    synthesized = calibrate(kb, questions, k=2, mode="hybrid", synthesized=True)
-    near, general = synthesized.stats["near_domain_similarity"], synthesized.stats["general_similarity"]
-    assert near["p50"] > general["p95"]  # the premise: similarity alone lets near-domain questions through
-    assert synthesized.threshold > users.threshold
-    assert synthesized.stats["near_domain_declined_similarity"] > users.stats["near_domain_declined_similarity"]
-    assert synthesized.stats["in_domain_answered"] >= MIN_IN_DOMAIN_RECALL
-    assert synthesized.stats["near_domain_in_threshold"] and not users.stats["near_domain_in_threshold"]
-    assert "documents only" in synthesized.method and "documents only" not in users.method
-
-
-def test_near_domain_questions_weigh_as_much_as_the_general_ones_however_few():
+def test_the_users_declines_weigh_as_much_as_the_general_questions_however_few():
     inside = np.array([0.30, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.92, 0.95, 0.97, 0.98, 0.99])
-    general, near = np.linspace(0.0, 0.2, 150), np.array([0.33, 0.35, 0.4, 0.6])
+    general, own = np.linspace(0.0, 0.2, 150), np.array([0.33, 0.35, 0.4, 0.6])
     t, _ = choose_threshold(inside, general)
     assert 0.2 < t < 0.30  # general questions alone: the lowest gap
-    t, stats = choose_threshold(inside, general, also_decline=near)
-    assert 0.40 < t < 0.45  # three of four near-domain questions declined, for one in-domain question
+    t, stats = choose_threshold(inside, general, also_decline=own)
+    assert 0.40 < t < 0.45  # three of the four declined, for one in-domain question
     assert stats["in_domain_answered"] == 15 / 16 and stats["general_declined"] == 1.0
 
 
