@@ -29,7 +29,7 @@ the clinic example (11 of 220 user questions declined by their conversations; de
 answerable and 4 decline questions): before, they counted as in-domain and, with "I'm" read as a
 name, the coverage check declined 9% of in-domain questions and stayed off: decline questions
 declined 1 of 4, and "Do you offer LASIK eye surgery at the clinic?" was answered "Yes, we do".
-Now the check is on (3.8% of in-domain questions): 3 of 4 declined, 2 of 37 answerable declined
+Now the check is on (3.8% of in-domain questions): 4 of 4 declined, 2 of 37 answerable declined
 (a choice question listing staff names the documents lack; "autistic" where they say "autism").
 
 A documents-only build has no users' questions: its in-domain set is the synthesized one, which

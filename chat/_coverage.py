@@ -32,7 +32,9 @@ from pathlib import PurePosixPath
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _YEAR = re.compile(r"(?:19|20)\d\d")
 _HYPHENATED = re.compile(r"(?<![^\W\d_])([^\W\d_]+)-([^\W\d_]+)(?![^\W\d_])")
-_SENTENCE_END = re.compile(r"[.?!:;]\s+|\n")
+# A full stop after a title ("Dr. Whitfield") does not end the sentence, so the name after it
+# is read as a name, not as a sentence's first word.
+_SENTENCE_END = re.compile(r"(?<!\bDr)(?<!\bMr)(?<!\bMs)(?<!\bMrs)(?<!\bProf)(?<!\bSt)[.?!:;]\s+|\n")
 # Words that are capitalised for grammar, not because they name something.
 _FUNCTION_WORDS = frozenset(
     "a an and are as at be but by can could did do does for from had has have how i if in into is it its may "
@@ -40,12 +42,12 @@ _FUNCTION_WORDS = frozenset(
     "those to was we were what when where which who whom whose why will with would you your yes also about after "
     "before between during over under per vs".split()
 )
-# Contractions as tokens() writes them ("I'm" -> "Im", "you've" -> "youve") and conversational
-# words: grammar, not names ("If I'm late", "OK. What floor is your clinic on?").
+# Contractions as tokens() writes them ("I'm" -> "Im", "you've" -> "youve"), conversational
+# words and titles: grammar, not names ("If I'm late", "OK. What floor is your clinic on?", "Dr.").
 _SPOKEN = frozenset(
     "im ive youve youre youd youll weve theyre theyve theyll dont doesnt didnt cant wont isnt arent wasnt "
     "werent hasnt havent hadnt shouldnt wouldnt couldnt mustnt lets thats whats wheres whos hows heres theres "
-    "ok okay hi hello thanks thank please".split()
+    "ok okay hi hello thanks thank please dr mr ms mrs prof".split()
 )
 # Capitalised for the calendar, not because they name something the documents must hold.
 _CALENDAR = frozenset(

@@ -33,6 +33,8 @@ def test_contractions_and_spoken_words_are_grammar_not_names():
     assert terms("If I'm 20 minutes late, will you still see me?") == []
     assert terms("Can I find out who you've shared my records with? OK, and what's next?") == []
     assert terms("OK. Do you give Ebola vaccines?") == [("Ebola", "name")]
+    # A title's full stop does not start a sentence: the name after it is a name, the title grammar.
+    assert terms("Is Dr. Whitfield taking new patients this month?") == [("Whitfield", "name")]
 
 
 def test_a_word_written_with_a_hyphen_in_the_documents_is_covered_written_as_one():
