@@ -168,18 +168,18 @@ def choose_threshold(inside: np.ndarray, outside: np.ndarray, inside_gap: np.nda
     in-domain questions. An in-domain question is answered when its similarity reaches the cut
     and the coverage check passed it (`inside_gap` False). Cuts sit halfway between neighbouring
     observed scores, so a question scoring exactly the same lands the same way. With
-    `also_decline` (the questions the user's conversations decline), the declined share is the mean of the general share and theirs, so each set counts the same
-    whatever its size."""
+    `also_decline` (the questions the user's conversations decline), the declined share is the
+    mean of the general share and theirs, so each set counts the same whatever its size."""
     inside_gap = np.zeros(len(inside), dtype=bool) if inside_gap is None else inside_gap
-    near = np.zeros(0) if also_decline is None else also_decline
-    values = np.unique(np.concatenate([inside, outside, near]))
+    own = np.zeros(0) if also_decline is None else also_decline
+    values = np.unique(np.concatenate([inside, outside, own]))
     cuts = np.concatenate([[values[0] - 1e-3], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-3]])
     best, best_j = float(cuts[0]), -1.0
     for t in cuts:
         recall = float(((inside >= t) & ~inside_gap).mean())
         if recall < MIN_IN_DOMAIN_RECALL:
             break  # cuts only rise from here
-        declined = float((outside < t).mean()) if not len(near) else (float((outside < t).mean()) + float((near < t).mean())) / 2
+        declined = float((outside < t).mean()) if not len(own) else (float((outside < t).mean()) + float((own < t).mean())) / 2
         j = recall + declined - 1
         if j > best_j + 1e-12:
             best, best_j = float(t), j
