@@ -200,7 +200,13 @@ def _inputs_data(b: _Build) -> list:
         hash_file(b.feedback), bc.eval_split, bc.raft_distractor_only, bc.seed, bc.oracle_min_recall, bc.min_conversations,
         bc.sft.max_length, bc.dpo.max_length, bc.synthesize.model_dump(), _eval_suites_hash(b), LEAKAGE_RULES,
         cfg.chat.evidence_tokens, cfg.generation.max_new_tokens, SYNTHESIS_VERSION,
-    ]  # fmt: skip
+    ] + (["synthesized rows: no distractor-only declines"] if _synthesizes(b) else [])  # fmt: skip
+
+
+def _synthesizes(b: _Build) -> bool:
+    """Whether the data stage adds conversations synthesized from docs/ (builder.synthesize.mode)."""
+    mode = b.cfg.builder.synthesize.mode
+    return mode == "always" or (mode == "auto" and not b.conversations.exists())
 
 
 def _inputs_sft(b: _Build) -> list:
@@ -364,7 +370,7 @@ def _stage_data(b: _Build) -> tuple[dict, str]:
     convs = load_conversations(b.conversations) if b.conversations.exists() else []
     synth_pairs, synth_info = [], None
     mode = cfg.builder.synthesize.mode
-    if mode == "always" or (mode == "auto" and not b.conversations.exists()):
+    if _synthesizes(b):
         synth_convs, synth_pairs, synth_info = _synthesize(b, evals.questions)
         convs = convs + synth_convs
         if not synth_convs and not b.conversations.exists():
@@ -412,7 +418,8 @@ def _stage_data(b: _Build) -> tuple[dict, str]:
     msg = (
         f"{len(train_rows)} train / {len(eval_rows)} held-out conversations. RAFT mix: {s.oracle} with the answering passage "
         f"among {per_row:.1f} distractors on average ({s.oracle_inserted} put in where retrieval missed it), "
-        f"{s.distractor_only} distractors-only from other documents -> decline ({s.distractor_only / max(1, s.rows):.0%}), "
+        f"{s.distractor_only} distractors-only from other documents -> decline ({s.distractor_only / max(1, s.rows):.0%}"
+        f"{'; none from synthesized conversations, the decline gate declines for them' if synth_info else ''}), "
         f"{s.no_oracle} with no answering passage found (top-ranked evidence kept). "
         f"Answer truncations: {len(s.truncated) + len(eval_stats.truncated)}; evidence trimmed to fit in {s.evidence_trimmed} rows; "
         f"{s.answers_shortened} answers over {cfg.generation.max_new_tokens} tokens ended at a sentence; "

@@ -19,6 +19,13 @@ gets one of two contexts:
   documents they teach what serving must do when retrieval found something merely related.
   RAFT keeps the reference answer here, to push knowledge into the weights; a 135M model in a
   few LoRA epochs cannot memorise the documents, so that would teach answering from nothing.
+Distractor-only rows come from the user's conversations only, never from conversations
+synthesized from the documents: every synthesized answer is a statement its passage makes
+outright, so a decline taught beside them reads "decline unless the evidence states the answer
+word for word". On the shared finance documents that made the tuned model decline 38 of 40
+answerable test questions (they ask for ratios and changes computed from the figures). A
+documents-only build leaves declining to the calibrated decline gate, which declined every
+finance decline question there.
 A conversation whose answer no chunk holds keeps the top-ranked evidence (never an empty
 context followed by a full answer). Held-out conversations get exactly what serving gives.
 """
@@ -203,8 +210,9 @@ def render_train(convs: list[Conversation], kb, cfg, tokenizer) -> tuple[list[di
         # RAFT applies to the last answer (the one the evidence is for); earlier turns are
         # history, answered from their own evidence, exactly as when serving a follow-up.
         found.append((history, question, hits, find_oracle(kb, question, conv.messages[-1]["content"], hits, min_recall, mode)))
-    # Exactly the configured share of the rows that have an answering passage get distractors only.
-    with_oracle = [i for i, (*_, oracle) in enumerate(found) if oracle is not None]
+    # Exactly the configured share of the user's rows that have an answering passage get
+    # distractors only. Synthesized rows never do (see the module docstring).
+    with_oracle = [i for i, (conv, (*_, oracle)) in enumerate(zip(convs, found)) if oracle is not None and not conv.extra.get("synthesized")]
     distract = set(rng.sample(with_oracle, round(cfg.builder.raft_distractor_only * len(with_oracle))))
     for i, (conv, (history, question, hits, oracle)) in enumerate(zip(convs, found)):
         reference = conv.messages[-1]["content"]

@@ -128,9 +128,10 @@ class BuilderConfig(BaseModel):
     lora_target_modules: list[str] | Literal["all-linear"] = Field("all-linear", description="Layers that get adapters.")
     eval_split: float = Field(0.1, ge=0, lt=0.5, description="Share of conversations held out for eval loss and F1.")
     raft_distractor_only: float = Field(
-        0.1, ge=0, le=0.5, description="Share of examples whose evidence holds only distractors from other documents (RAFT), "
-        "with the decline message as the answer: teaches 'not in the documents' without teaching to decline whenever the "
-        "best passage is an imperfect match."
+        0.1, ge=0, le=0.5, description="Share of your conversations whose evidence holds only distractors from other documents "
+        "(RAFT), with the decline message as the answer: teaches 'not in the documents' without teaching to decline whenever "
+        "the best passage is an imperfect match. Conversations synthesized from docs/ never get one: the decline gate declines "
+        "for a documents-only build (docs/TRAINING.md)."
     )
     seed: int = Field(42, description="Seeds the split, the RAFT choice of examples, sampling and training.")
     min_conversations: int = Field(8, ge=2, description="Fewest usable conversations SFT trains on; fewer is an error naming this key.")

@@ -1,5 +1,6 @@
 """`tailor build` on the tiny model: training changes the weights, stages cache, an interrupted
 build leaves the previous one usable and resumes, bad input stops the build with nothing lost."""
+import dataclasses
 import json
 import re
 import shutil
@@ -217,6 +218,16 @@ def test_raft_contexts(built, tokenizer):
         # the distractors come from other documents than the one holding the answer
         oracle_doc = kb.search(conv.messages[-1]["content"], k=1)[0].chunk.source
         assert f"{oracle_doc})" not in context and f"({oracle_doc}" not in context
+    # Conversations synthesized from the documents never get a decline row: their answers are
+    # stated outright in a passage, and the decline gate declines for a documents-only build.
+    from builder._data import decline_pairs
+
+    synthesized = [dataclasses.replace(c, extra={"synthesized": "section"}) for c in convs]
+    rows, stats = render_train(synthesized[:3] + convs[3:], kb, cfg, tokenizer)
+    assert stats.distractor_only == len(convs) - 3 > 0
+    assert [r["kind"] for r in rows[:3]] == ["oracle"] * 3
+    rows, stats = render_train(synthesized, kb, cfg, tokenizer)
+    assert stats.distractor_only == 0 and stats.oracle == len(convs) and decline_pairs(rows, cfg) == []
 
 
 def test_a_training_row_holds_the_evidence_serving_gives(built, tokenizer, tiny_model_dir):
