@@ -4,6 +4,7 @@
     .venv/bin/python bench/train.py --quick      # 16 conversations, DPO on 8 pairs (~5 min)
     .venv/bin/python bench/train.py --e2e        # also time `tailor build examples/clinic` end to end (~25 min)
     .venv/bin/python bench/train.py --quick --precision   # only SFT in bf16 autocast vs fp32, 16 conversations (~5 min)
+    .venv/bin/python bench/train.py --quick --threads     # only SFT on every thread vs one OpenMP thread (~7 min)
 
 1. sft.tokens_per_s: SFT throughput on the clinic example's rendered conversations (retrieved
    context included), counting real tokens only (no padding). Baseline: TRL's SFTTrainer with its
@@ -21,7 +22,10 @@
    max_length 1024; learning rate as Tailor's, since the default barely moves LoRA).
 3. sft.precision_tokens_per_s (--precision, a CPU with native bf16): Tailor's run_sft with
    builder.precision auto (bf16 autocast over fp32 weights) against the same run in fp32, same rows.
-4. build.wall_s (--e2e): `tailor build` of a fresh copy of examples/clinic; target 15 minutes.
+4. sft.threads_tokens_per_s (--threads): run_sft after the data stage's knowledge-base searches,
+   as a build runs it, against the same run with OpenMP left at one thread, as loading an index
+   once left it (FAISS and torch share one OpenMP runtime).
+5. build.wall_s (--e2e): `tailor build` of a fresh copy of examples/clinic; target 15 minutes.
    Baseline: the same build's sum of stage times recorded in the previous figure, if any (for trend only).
 Every figure is printed and appended to bench/results.jsonl.
 """
@@ -145,6 +149,27 @@ def precision_tokens_per_s(rows, cfg, base: str, tmp: Path) -> None:
            f"train loss {a['train_loss']} vs {b['train_loss']}")
 
 
+def threads_tokens_per_s(rows, cfg, base: str, tmp: Path) -> None:
+    """SFT as a build now runs it, after knowledge-base searches (FAISS on one OpenMP thread per
+    search, the count restored), against the same run with the OpenMP thread count left at 1, as
+    every build had it once the data stage searched: FAISS and torch share one OpenMP runtime."""
+    import faiss
+
+    from builder import run_sft
+
+    threads = torch.get_num_threads()
+    ours = run_sft(base, rows, cfg, tmp / "threads" / "adapter", tmp / "threads" / "ckpt", key="bench")
+    faiss.omp_set_num_threads(1)
+    try:
+        one = run_sft(base, rows, cfg, tmp / "one-thread" / "adapter", tmp / "one-thread" / "ckpt", key="bench")
+    finally:
+        faiss.omp_set_num_threads(threads)
+    record("sft.threads_tokens_per_s", ours["tokens_per_s"], "tokens/s", one["tokens_per_s"],
+           f"run_sft on {threads} torch threads after the data stage's searches vs OpenMP left at 1 thread (FAISS's setting at "
+           f"index load before); {len(rows)} clinic conversations, {ours['train_tokens']} real tokens; train loss "
+           f"{ours['train_loss']} vs {one['train_loss']}")
+
+
 def lora_params(cfg, base: str) -> tuple[int, int]:
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM
@@ -184,6 +209,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="16 conversations, 8 DPO pairs")
     parser.add_argument("--e2e", action="store_true", help="also time `tailor build examples/clinic` end to end")
     parser.add_argument("--precision", action="store_true", help="only SFT tokens/s with builder.precision auto vs fp32 (CPU)")
+    parser.add_argument("--threads", action="store_true", help="only SFT tokens/s on every torch thread vs one OpenMP thread")
     args = parser.parse_args()
     n_rows, n_pairs = (16, 8) if args.quick else (48, 16)
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
@@ -199,8 +225,12 @@ def main() -> None:
         base = resolve_model(cfg.builder.base_model)
         rows = read_jsonl(folder / "build" / "data" / "sft_train.jsonl")[:n_rows]
 
+        print(f"torch threads after the data stage's searches: {torch.get_num_threads()}")
         if args.precision:
             precision_tokens_per_s(rows, cfg, base, tmp)
+            return
+        if args.threads:
+            threads_tokens_per_s(rows, cfg, base, tmp)
             return
 
         # 3. The whole build, as a user runs it; first, while this process holds no GPU memory.

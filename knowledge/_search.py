@@ -109,7 +109,7 @@ class KnowledgeBase:
         ]
 
     def _dense_candidates(self, qvec: np.ndarray, n: int) -> list[tuple[int, float]]:
-        distances, ids = self._dense.search(qvec[None, :].astype(np.float32), n)
+        distances, ids = _store.search_one(self._dense, qvec[None, :].astype(np.float32), n)
         return [(int(i), float(d)) for i, d in zip(ids[0], distances[0]) if i >= 0]
 
     def _bm25_candidates(self, query: str, n: int) -> list[tuple[int, float]]:

@@ -135,10 +135,25 @@ def load_faiss(version: Path, use_gpu: bool = True):
         index.hnsw.efSearch = 64
     if use_gpu and hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0 and not isinstance(index, faiss.IndexHNSW):
         return faiss.index_cpu_to_all_gpus(index)  # faiss-gpu installed and a GPU present
-    # Searches come one query at a time; for a single query vector FAISS's OpenMP threads cost
-    # far more than they save (flat, 10k chunks, 2 busy cores: 18 ms with threads, 0.6 ms without).
-    faiss.omp_set_num_threads(1)
     return index
+
+
+def search_one(index, qvec: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """FAISS search for one query vector on one OpenMP thread, the thread count restored after.
+
+    For a single query FAISS's threads cost far more than they save (flat, 10k chunks, 2 busy
+    cores: 18 ms with threads, 0.6 ms without). FAISS and torch share one OpenMP runtime, so
+    leaving the count at 1 (as `faiss.omp_set_num_threads(1)` at load did) made every torch
+    operation after the first search in that thread single-threaded too: SFT in a build trained on
+    one of two cores (bench/train.py --threads)."""
+    import faiss
+
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return index.search(qvec, n)
+    finally:
+        faiss.omp_set_num_threads(threads)
 
 
 # --- BM25 -------------------------------------------------------------------------------

@@ -164,6 +164,22 @@ def test_search_modes_and_similarity(corpus, cfg, fake_embedder):
     assert kb.search("zzzz qqqq", k=3, mode="bm25") == []  # no shared word: nothing, not noise
 
 
+def test_a_search_leaves_torch_on_every_thread_it_had(corpus, cfg, fake_embedder):
+    """FAISS and torch share one OpenMP runtime: a search runs FAISS on one thread, and must not
+    leave torch (training, generation) on one thread after it."""
+    import torch
+
+    _build(corpus, cfg, fake_embedder)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        kb = _kb(corpus, fake_embedder)
+        assert kb.search("are you open on Saturday", k=3, mode="dense")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_rrf_and_hybrid_fusion(corpus, cfg, fake_embedder):
     fused = rrf([[1, 2, 3], [3, 1, 4]], k=60)
     assert fused[1] == pytest.approx(1 / 61 + 1 / 62)
