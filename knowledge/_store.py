@@ -144,8 +144,8 @@ def search_one(index, qvec: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]
     For a single query FAISS's threads cost far more than they save (flat, 10k chunks, 2 busy
     cores: 18 ms with threads, 0.6 ms without). FAISS and torch share one OpenMP runtime, so
     leaving the count at 1 (as `faiss.omp_set_num_threads(1)` at load did) made every torch
-    operation after the first search in that thread single-threaded too: SFT in a build trained on
-    one of two cores (bench/train.py --threads)."""
+    operation after the index loaded single-threaded too: SFT in a build trained on one of two
+    cores (bench/train.py --threads)."""
     import faiss
 
     threads = faiss.omp_get_max_threads()
