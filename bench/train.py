@@ -152,7 +152,7 @@ def precision_tokens_per_s(rows, cfg, base: str, tmp: Path) -> None:
 def threads_tokens_per_s(rows, cfg, base: str, tmp: Path) -> None:
     """SFT as a build now runs it, after knowledge-base searches (FAISS on one OpenMP thread per
     search, the count restored), against the same run with the OpenMP thread count left at 1, as
-    every build had it once the data stage searched: FAISS and torch share one OpenMP runtime."""
+    every build had it once the data stage loaded the index: FAISS and torch share one OpenMP runtime."""
     import faiss
 
     from builder import run_sft
