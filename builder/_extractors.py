@@ -965,6 +965,12 @@ _NOT_SUBJECT_START = {
 
 _VALUE_LEAD = {"about", "approximately", "around", "nearly", "only", "up", "to", "at", "least", "most", "just", "under", "over", "from",
                "between", "by", "within", "usually", "typically", "generally", "currently", "now", "a", "an", "the", "flat", "fee", "of"}
+# A figure followed by a comparative or an adjective qualifies that word, it is not the subject's value:
+# 'X is 100 percent preventable', 'Y was 5 percent higher', 'Z is 30 percent more likely' ask 'what is X?' of nothing.
+_QUALIFIED = re.compile(
+    r"(?:more|less|higher|lower|greater|fewer|larger|smaller|likely|unlikely|faster|slower|better|worse|"
+    r"\w+(?:able|ible|ive|ful|ous))\b"
+)
 
 
 _AMOUNT_NOUN = re.compile(
@@ -1040,6 +1046,8 @@ def extract_facts(doc: Document, per_section: int = 4) -> list[SynthExample]:
                 lead = sentence[v.end() : v.end() + value.start()].split() if value else []
                 if not value or not all(w.lower() in _VALUE_LEAD for w in lead):
                     continue  # the figure is not what the verb says of the subject ('X is a disease of children under 10 years')
+                if _QUALIFIED.match(sentence[v.end() + value.end() :].lstrip()):
+                    continue  # the figure qualifies another word ('X is 100 percent preventable'): not X's value
                 answer = sentence if sentence.endswith((".", "!")) else sentence + "."
                 question = _fact_question(np_, v.group(1), fact, subject)
                 offset = start + line.start()

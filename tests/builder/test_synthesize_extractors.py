@@ -179,6 +179,15 @@ def test_fact_sentences_ask_about_their_subject(tmp_path):
     assert yes_no and all(e.answer.startswith(("Yes. ", "No. ")) and e.wrong for e in yes_no)
 
 
+def test_a_figure_that_qualifies_another_word_is_not_asked_as_the_value(tmp_path):
+    text = ("# Hearing Loss\n\nNoise-induced hearing loss is 100 percent preventable. The yearly hearing screening is $35 per "
+            "visit. Adult hearing loss is 20 percent more likely after age 65. Online booking for hearing tests opens 60 days ahead.\n")
+    asked = {e.question: e.answer for e in extract_facts(doc(tmp_path, "hearing.md", text)) if e.answer_type != "yes_no"}
+    assert not any("noise-induced" in q.lower() or "adult hearing loss" in q.lower() for q in asked)  # no value of theirs
+    assert any("screening" in q.lower() and a.endswith("$35 per visit.") for q, a in asked.items())
+    assert any("online booking" in q.lower() and "60 days ahead" in a for q, a in asked.items())
+
+
 def test_prose_drops_headings_key_points_and_list_debris():
     body = "Key Points\n- A point.\n\n## Sub\n\nReal sentence one here. Causes include: - smoking - age\nAnother real sentence follows.\n"
     assert prose(body) == ["Real sentence one here.", "Another real sentence follows."]
