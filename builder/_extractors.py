@@ -1112,8 +1112,12 @@ def _defining_sentences(doc: Document) -> list[SynthExample]:
             question = f"What {m.group('be')} {article}{lower_first(named)}?"
             head = np_.split()[-1].lower().rstrip("s")
             follow = sentences[i + 1 : i + 2]
-            if follow and not (re.match(r"(?:it|they|this|these)\b", follow[0], re.I) or head in follow[0].lower()):
-                follow = []  # the next sentence is about something else ('Bronchitis also may cause ...' after 'Mucus is ...')
+            back = _REFERS_BACK.match(follow[0]) if follow else None
+            if back and back.group("noun") and back.group("noun").lower() not in sentence.lower().split():
+                back = None  # 'This study ...': a thing the defining sentence never named
+            if follow and not (back or head in follow[0].lower()):
+                follow = []  # the next sentence is about something else ('Bronchitis also may cause ...' after 'Mucus is ...',
+                # 'This study aimed ...' after an abstract's 'X is a neglected marker ...')
             answer = answer_sentences([sentence, *follow], question)
             if not answer or not answer.startswith(sentence[:20]):
                 continue
@@ -1124,6 +1128,9 @@ def _defining_sentences(doc: Document) -> list[SynthExample]:
     return out
 
 
+# 'It ...', 'They ...', 'This is ...', 'These tubes ...' (a noun the defining sentence used): the next sentence goes on about
+# the term; 'This study ...' after 'X is a marker in studies of ...' does not.
+_REFERS_BACK = re.compile(r"(?:it|they)\b|(?:this|these)\s+(?:(?:is|are|was|were|can|may|means?|happens|occurs|causes?|makes?|helps?)\b|(?P<noun>[a-z]+)\b)", re.I)
 _ADVERBS = {"also", "usually", "often", "only", "sometimes", "then", "still", "now", "generally", "typically", "always", "not"}
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from builder._extractors import (
     doc_subject,
+    extract_definitions,
     extract_faq,
     extract_facts,
     extract_lists,
@@ -186,6 +187,17 @@ def test_a_figure_that_qualifies_another_word_is_not_asked_as_the_value(tmp_path
     assert not any("noise-induced" in q.lower() or "adult hearing loss" in q.lower() for q in asked)  # no value of theirs
     assert any("screening" in q.lower() and a.endswith("$35 per visit.") for q, a in asked.items())
     assert any("online booking" in q.lower() and "60 days ahead" in a for q, a in asked.items())
+
+
+def test_a_defined_term_keeps_only_a_next_sentence_about_it(tmp_path):
+    text = ("# Bronchitis\n\nMucus is a slimy substance made by the lining of the bronchial tubes. It traps germs and dust.\n\n"
+            "# Results\n\nPulse variability is a marker often left out of risk studies in adults. This study aimed to measure "
+            "its prevalence in three clinics.\n\n# Airways\n\nThe trachea is a tube that carries air to the lungs. This tube sits in "
+            "front of the esophagus.\n")
+    defined = {e.question: e.answer for e in extract_definitions(doc(tmp_path, "bronchitis.md", text))}
+    assert defined["What is mucus?"].endswith("It traps germs and dust.")
+    assert "This study" not in defined["What is pulse variability?"]
+    assert defined["What is the trachea?"].endswith("This tube sits in front of the esophagus.")  # a noun it named
 
 
 def test_prose_drops_headings_key_points_and_list_debris():
