@@ -236,8 +236,14 @@ def doc_subject(doc: Document) -> Subject:
     if m:
         return Subject(m.group("name").strip().rstrip(","), company=True)
     title = doc.title.strip()
-    if ":" in title and len(title.split(":", 1)[1].split()) >= 2:
-        title = title.split(":", 1)[1].strip()
+    if " | " in title:
+        title = title.split(" | ", 1)[0].strip()  # a web page's 'Page | Site name': the page is the subject
+    if ":" in title:
+        before, after = (part.strip() for part in title.split(":", 1))
+        if after.lower() in GENERIC_HEADINGS or after.lower() in ("help", "faq", "questions", "q&a"):
+            title = before  # 'Bracken Online and Bracken Mobile: Help'
+        elif len(after.split()) >= 2:
+            title = after  # 'Annual report extract: PepsiCo net revenue'
     truncated = title.endswith(("...", "…"))
     title = title.rstrip(". …")
     usable = bool(title) and not truncated and not re.search(r"\d{5,}", title) and len(title.split()) <= 10 and not _QUESTION_START.match(title)
@@ -762,6 +768,8 @@ def _key_value(doc: Document, rows, section: list[str], subject: Subject, base: 
     header = rows[0][1]
     labelled = _is_label(header[0]) and _is_label(header[1])
     about = _context(section, subject)
+    heading = clean_heading(section[-1]) if section else ""
+    fees = bool(_ATTRIBUTES_ONLY.match(heading) and re.search(r"\bfees?\b", heading, re.I))  # the table lists fees (and more)
     for pos, cells in (rows[1:] if labelled else rows):
         key, value = " ".join(cells[0].split()), " ".join(cells[1].split())
         if not key or not value or not _is_row_label(key) or len(value.split()) > 30:
@@ -773,6 +781,10 @@ def _key_value(doc: Document, rows, section: list[str], subject: Subject, base: 
             where = f" at {subject.name}" if subject.company else ""
             is_ = _be(column)[1]
             q, a = f"What {is_} the {column} for {lower_first(key)}{where}?", f"The {column} for {lower_first(key)}{where} {is_} {shown.rstrip('.')}."
+        elif fees and re.match(r"[$€£]", value) and not _AMOUNT_NOUN.search(key):
+            # '| Incoming domestic wire | $10 |' under 'Fees, limits and cut-off times': the row is a service, the value its fee
+            where = "" if {w.rstrip("s") for w in content_words(about)} & {w.rstrip("s") for w in content_words(key)} else f" ({about})" if about else ""
+            q, a = f"What is the fee for {lower_first(key)}{where}?", f"The fee for {lower_first(key)}{where} is {shown.rstrip('.')}."
         elif about:
             verb = "are" if re.search(r"[^s]s$", key.split()[-1]) else "is"
             q, a = f"What {verb} the {lower_first(key)} for {about}?", f"The {lower_first(key)} for {about} {verb} {shown.rstrip('.')}."
@@ -806,9 +818,18 @@ def _context(section: list[str], subject: Subject) -> str:
         h = clean_heading(h)
         if h.strip() == subject.name or (":" in h and subject.name in h):
             break
-        if h and h.lower() not in GENERIC_HEADINGS and not h.endswith("?") and not _kind(h) and not _QUESTION_START.match(h):
+        if h and h.lower() not in GENERIC_HEADINGS and not h.endswith("?") and not _kind(h) and not _QUESTION_START.match(h) and not _ATTRIBUTES_ONLY.match(h):
             return h
     return subject.name if subject.usable else ""
+
+
+# A heading that lists what a table holds ('Fees, limits and cut-off times', 'Rates & terms') names no entity: the rows
+# belong to the heading above it ('Wire Transfers'), not to 'Fees, limits and cut-off times'.
+_ATTRIBUTES_ONLY = re.compile(
+    r"^(?:(?:fees?|limits?|rates?|charges?|prices?|pricing|costs?|(?:cut-?off )?times?|hours|deadlines?|terms|"
+    r"contacts?|details|requirements|eligibility|dividends?|minimums?|balances?|key facts|at a glance)(?:\s*,\s*(?:and\s+)?|\s+and\s+|\s*&\s*|$))+$",
+    re.I,
+)
 
 
 def _pdf_line_tables(doc: Document, subject: Subject) -> list[SynthExample]:

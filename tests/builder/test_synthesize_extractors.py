@@ -200,6 +200,24 @@ def test_a_defined_term_keeps_only_a_next_sentence_about_it(tmp_path):
     assert defined["What is the trachea?"].endswith("This tube sits in front of the esophagus.")  # a noun it named
 
 
+def test_a_table_under_a_heading_of_attributes_belongs_to_the_page(tmp_path):
+    text = ("# Wire Transfers\n\nWires move money between banks.\n\n## Fees, limits and cut-off times\n\n"
+            "| Item | Detail |\n|---|---|\n| Incoming domestic wire | $10 |\n| Outgoing international wire | $45 |\n"
+            "| Online domestic limit | $25,000 per business day |\n| Domestic cut-off time | 3:00 p.m. Central Time |\n")
+    asked = {e.question: e.answer for e in extract_tables(doc(tmp_path, "wires.md", text))}
+    assert not any("Fees, limits" in q for q in asked)  # the heading lists what the table holds, it names nothing
+    assert asked["What is the fee for incoming domestic wire?"] == "The fee for incoming domestic wire is $10."
+    assert asked["What is the online domestic limit for Wire Transfers?"].endswith("is $25,000 per business day.")
+
+
+def test_a_web_page_title_names_the_page_not_the_site(tmp_path):
+    page = ("<html><head><title>Bracken Online and Bracken Mobile: Help | Brackenfield Community Credit Union</title></head>"
+            "<body><h1>Online banking</h1><p>Bracken Online is our internet banking website.</p></body></html>")
+    assert doc_subject(doc(tmp_path, "online.html", page)).name == "Bracken Online and Bracken Mobile"
+    report = "<html><head><title>Annual report extract: PepsiCo net revenue</title></head><body><p>Text here.</p></body></html>"
+    assert doc_subject(doc(tmp_path, "report.html", report)).name == "PepsiCo net revenue"
+
+
 def test_prose_drops_headings_key_points_and_list_debris():
     body = "Key Points\n- A point.\n\n## Sub\n\nReal sentence one here. Causes include: - smoking - age\nAnother real sentence follows.\n"
     assert prose(body) == ["Real sentence one here.", "Another real sentence follows."]
