@@ -114,8 +114,10 @@ def load_tokenizer(path: str) -> tuple[object, int]:
         return _TOKENIZERS[path]
 
 
-def generation_kwargs(gen, prompt_length: int) -> dict:
+def generation_kwargs(gen, prompt_length: int, tokenizer=None, eos_ids=None) -> dict:
     """transformers `generate` settings from the `generation:` config: greedy when temperature is 0.
+    With the tokenizer (and the model's end-of-turn ids), citation markers follow what they cite
+    (chat._batching.CitationOrder), as in Tailor's own decoding loop.
 
     The repetition penalty counts only the answer's own tokens. transformers' default also
     penalises every token of the prompt, which for a RAG prompt means the very words of the
@@ -125,10 +127,16 @@ def generation_kwargs(gen, prompt_length: int) -> dict:
     from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
 
     kwargs = {"max_new_tokens": gen.max_new_tokens}
+    processors = []
     if gen.repetition_penalty != 1.0:
-        kwargs["logits_processor"] = LogitsProcessorList(
-            [RepetitionPenaltyLogitsProcessor(gen.repetition_penalty, prompt_ignore_length=prompt_length)]
-        )
+        processors.append(RepetitionPenaltyLogitsProcessor(gen.repetition_penalty, prompt_ignore_length=prompt_length))
+    if tokenizer is not None:
+        from chat._batching import CitationOrder
+
+        eos = eos_ids if eos_ids is not None else {tokenizer.eos_token_id} - {None}
+        processors.append(CitationOrder(tokenizer, eos, prompt_length))
+    if processors:
+        kwargs["logits_processor"] = LogitsProcessorList(processors)
     if gen.temperature > 0:
         kwargs.update(do_sample=True, temperature=gen.temperature, top_p=gen.top_p)
     else:

@@ -8,7 +8,7 @@ import torch
 
 from chat import GenerationConfig
 from chat._backends import generation_kwargs, load_model
-from chat._batching import Batcher, Request, generate_all
+from chat._batching import Batcher, CitationOrder, Request, _eos_ids, generate_all
 
 QUESTIONS = [
     "When do you open on Saturday?",
@@ -31,7 +31,7 @@ def alone(model, tokenizer, prompt: list[int], gen) -> list[int]:
     """The reference: transformers' own generate, one prompt, chat's settings."""
     ids = torch.tensor([prompt])
     out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), pad_token_id=tokenizer.pad_token_id,
-                         **generation_kwargs(gen, len(prompt)))
+                         **generation_kwargs(gen, len(prompt), tokenizer, _eos_ids(model, tokenizer)))
     return out[0, len(prompt):].tolist()
 
 
@@ -50,6 +50,27 @@ def gen():
 def reference(tiny, gen):
     model, tokenizer = tiny
     return [alone(model, tokenizer, p, gen) for p in prompts(tokenizer)]
+
+
+def test_a_citation_marker_comes_after_what_it_cites(tiny):
+    _, tokenizer = tiny
+    eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    marker = tokenizer.encode(" [1]", add_special_tokens=False)[0]
+    order = CitationOrder(tokenizer, {eos})
+    assert marker in order.markers and tokenizer.encode("[", add_special_tokens=False)[0] in order.markers
+    assert tokenizer.encode(" The", add_special_tokens=False)[0] not in order.markers
+
+    def choose(answer: str, favourite: int) -> int:
+        scores = torch.zeros(len(tokenizer))
+        scores[favourite] = 10.0
+        scores[tokenizer.encode(" The", add_special_tokens=False)[0]] = 5.0
+        return int(order.row(tokenizer.encode(answer, add_special_tokens=False), scores).argmax())
+
+    assert choose("", marker) != marker and choose("", eos) != eos  # no bare '[1]', no empty answer
+    assert choose("Dumping syndrome is", marker) != marker  # not inside a sentence
+    assert choose("Dumping syndrome is a condition.", marker) == marker  # after the sentence it cites
+    assert choose("It is. [1]", marker) != marker  # markers do not count as words
+    assert choose("Dumping syndrome is a condition. [1]", eos) == eos
 
 
 def test_greedy_token_ids_at_batch_1_and_8_match_generate_alone(tiny, gen, reference):
