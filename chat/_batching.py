@@ -110,13 +110,14 @@ class CitationOrder:
 
     def row(self, generated: list[int], scores: torch.Tensor) -> torch.Tensor:
         """Mask one row's scores (shape (vocab,) or (1, vocab)) given its answer's token ids so far."""
-        text = self.tokenizer.decode(generated, skip_special_tokens=True).rstrip()
-        words = len(re.findall(r"\w+", re.sub(r"\[\d+\]", " ", text)))
-        if words < self.MIN_WORDS:
+        if self._words(generated[:32]) < self.MIN_WORDS and self._words(generated) < self.MIN_WORDS:  # a bounded decode per step
             scores[..., self.markers + [e for e in self.eos if e < scores.shape[-1]]] = float("-inf")
-        elif not re.search(r"""[.!?:;)\]"']$""", text):
+        elif not re.search(r"""[.!?:;)\]"']$""", self.tokenizer.decode(generated[-8:], skip_special_tokens=True).rstrip()):
             scores[..., self.markers] = float("-inf")
         return scores
+
+    def _words(self, ids: list[int]) -> int:
+        return len(re.findall(r"\w+", re.sub(r"\[\d+\]", " ", self.tokenizer.decode(ids, skip_special_tokens=True))))
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:  # a transformers LogitsProcessor
         for i in range(scores.shape[0]):
