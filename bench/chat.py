@@ -40,7 +40,6 @@ import torch  # noqa: E402
 from chat import Assistant, GenerationConfig, fit_messages, generation_kwargs, resolve_model, retrieval_query  # noqa: E402
 from builder.config import load_config  # noqa: E402
 from chat import DecodeBatch, Request, generate_all, load_model, load_tokenizer  # noqa: E402
-from chat._batching import _eos_ids  # noqa: E402
 from knowledge import build_index, load_index  # noqa: E402
 
 from _results import make_recorder  # noqa: E402  (bench/ is on sys.path when a script runs)
@@ -146,13 +145,15 @@ def bench_batching(folder: Path, quick: bool) -> None:
         messages, _ = fit_messages(tokenizer, system, [{"role": "user", "content": q}], chunks, 8000)
         return tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"]
 
+    end_of_turn = DecodeBatch(model, tokenizer).eos  # the ids Tailor's loop stops at
+
     def one_at_a_time(prompts, g, citation_order: bool = True) -> tuple[float, list[list[int]]]:
         """model.generate, one prompt at a time, with Tailor's logits processors (citation order off
         to compare with transformers' continuous batching, which takes none)."""
         started, out = time.perf_counter(), []
         for ids in prompts:
             x = torch.tensor([ids])
-            order = (tokenizer, _eos_ids(model, tokenizer)) if citation_order else ()
+            order = (tokenizer, end_of_turn) if citation_order else ()
             y = model.generate(input_ids=x, attention_mask=torch.ones_like(x), pad_token_id=tokenizer.pad_token_id,
                                **generation_kwargs(g, len(ids), *order))
             out.append(y[0, len(ids):].tolist())
