@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from chat import DECODING_VERSION
 from chat.manifest import MANIFEST_NAME, DeclineCalibration, Manifest, write_manifest
 from chat.prompt import PROMPT_FORMAT_VERSION
 from knowledge.errors import BuildError, InputError
@@ -199,8 +200,8 @@ def _inputs_data(b: _Build) -> list:
         cfg.knowledge.top_k, cfg.knowledge.search_mode, hash_file(b.conversations), hash_file(b.preferences),
         hash_file(b.feedback), bc.eval_split, bc.raft_distractor_only, bc.seed, bc.oracle_min_recall, bc.min_conversations,
         bc.sft.max_length, bc.dpo.max_length, bc.synthesize.model_dump(), _eval_suites_hash(b), LEAKAGE_RULES,
-        cfg.chat.evidence_tokens, cfg.generation.max_new_tokens, SYNTHESIS_VERSION,
-    ] + (["synthesized rows: no distractor-only declines"] if _synthesizes(b) else [])  # fmt: skip
+        cfg.chat.evidence_tokens, cfg.generation.max_new_tokens,
+    ] + (["synthesized rows: no distractor-only declines", SYNTHESIS_VERSION] if _synthesizes(b) else [])  # fmt: skip
 
 
 def _synthesizes(b: _Build) -> bool:
@@ -243,7 +244,7 @@ def _inputs_export(b: _Build) -> list:
 def _inputs_evaluate(b: _Build) -> list:
     cfg = b.cfg
     dev = [_eval_suites_hash(b), cfg.evals.select_limit, cfg.evals.seed, cfg.evals.test_share, cfg.generation.model_dump()]
-    return [cfg.builder.eval_max_new_tokens, cfg.generation.repetition_penalty, dev]
+    return [cfg.builder.eval_max_new_tokens, cfg.generation.repetition_penalty, dev, DECODING_VERSION]
 
 
 # --- the stages ----------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from ._extractors import (  # noqa: F401  (the extractors, importable from here 
     extract_definitions, extract_faq, extract_facts, extract_lists, extract_sections, extract_statements, extract_tables,
 )
 
-SYNTHESIS_VERSION = 2  # part of the data stage's cache key: a new Tailor re-synthesizes with its new extractors
+SYNTHESIS_VERSION = 3  # part of a documents-only build's data key: a new Tailor re-synthesizes with its new extractors
 
 SOURCES = (*EXTRACTORS, "teacher")
 DUPLICATE_SIMILARITY = 0.85  # cosine at or above this counts as the same question (eval leakage)

@@ -11,7 +11,7 @@ Chat never reads assistant.yaml: whoever loads it (the CLI, the app, the builder
 This file is the API other packages and users call; helpers live in _-prefixed modules.
 """
 from chat._assistant import Assistant
-from chat._backends import generation_kwargs, load_model, load_tokenizer
+from chat._backends import DECODING_VERSION, generation_kwargs, load_model, load_tokenizer
 from chat._citations import MIN_CLAIM_WORDS, SUPPORT_THRESHOLD, sentences, unit_vectors
 from chat._coverage import CoverageCheck, Term, distinctive_terms
 from chat._extract import extract_answer
@@ -47,7 +47,7 @@ __all__ = [
     # the prompt format training uses too
     "PROMPT_FORMAT_VERSION", "build_messages", "fit_messages", "retrieval_query",
     # models and generation
-    "resolve_model", "load_model", "load_tokenizer", "generation_kwargs", "generate_all", "DecodeBatch", "Request",
+    "resolve_model", "load_model", "load_tokenizer", "generation_kwargs", "DECODING_VERSION", "generate_all", "DecodeBatch", "Request",
     # the extract floor, support checks and the decline gate's coverage check
     "extract_answer", "sentences", "unit_vectors", "SUPPORT_THRESHOLD", "MIN_CLAIM_WORDS", "CoverageCheck", "Term",
     "distinctive_terms",

@@ -114,6 +114,9 @@ def load_tokenizer(path: str) -> tuple[object, int]:
         return _TOKENIZERS[path]
 
 
+DECODING_VERSION = 2  # 2: citation order (chat._batching.CitationOrder). Part of the build's evaluate key: new decoding, new choice
+
+
 def generation_kwargs(gen, prompt_length: int, tokenizer=None, eos_ids=None) -> dict:
     """transformers `generate` settings from the `generation:` config: greedy when temperature is 0.
     With the tokenizer (and the model's end-of-turn ids), citation markers follow what they cite

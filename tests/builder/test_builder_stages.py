@@ -31,6 +31,25 @@ def test_a_setting_changes_the_key_of_the_stages_that_read_it(tmp_path):
     assert {s for s, k in keys(TailorConfig(name="clinic")).items() if k != base[s]} == {"index"}
 
 
+def test_new_extractors_resynthesize_and_new_decoding_rechooses_but_leave_conversation_builds_alone(tmp_path, monkeypatch):
+    import builder._build as build
+
+    def keys():
+        b = _Build(tmp_path, TailorConfig(name="clinic"), resume=False)
+        return {name: STAGE[name].key(b) for name in STAGES}
+
+    docs_only = keys()  # no data/conversations.jsonl: the data stage synthesizes
+    monkeypatch.setattr(build, "SYNTHESIS_VERSION", build.SYNTHESIS_VERSION + 1)
+    assert {s for s in STAGES if keys()[s] != docs_only[s]} == {"data"}
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "conversations.jsonl").write_text('{"messages": []}\n')
+    conversations = keys()
+    monkeypatch.setattr(build, "SYNTHESIS_VERSION", build.SYNTHESIS_VERSION + 1)
+    assert keys() == conversations  # nothing synthesized: new extractors retrain nothing
+    monkeypatch.setattr(build, "DECODING_VERSION", build.DECODING_VERSION + 1)
+    assert {s for s in STAGES if keys()[s] != conversations[s]} == {"evaluate"}  # the served variant is chosen again
+
+
 def test_the_cli_help_lists_the_stages():
     from app import cli
 
