@@ -110,10 +110,11 @@ class CitationOrder:
 
     def row(self, generated: list[int], scores: torch.Tensor) -> torch.Tensor:
         """Mask one row's scores (shape (vocab,) or (1, vocab)) given its answer's token ids so far."""
+        size = scores.shape[-1]  # a tokenizer may list more ids than the model scores
         if self._words(generated[:32]) < self.MIN_WORDS and self._words(generated) < self.MIN_WORDS:  # a bounded decode per step
-            scores[..., self.markers + [e for e in self.eos if e < scores.shape[-1]]] = float("-inf")
+            scores[..., [i for i in self.markers + self.eos if i < size]] = float("-inf")
         elif not re.search(r"""[.!?:;)\]"']$""", self.tokenizer.decode(generated[-8:], skip_special_tokens=True).rstrip()):
-            scores[..., self.markers] = float("-inf")
+            scores[..., [i for i in self.markers if i < size]] = float("-inf")
         return scores
 
     def _words(self, ids: list[int]) -> int:
