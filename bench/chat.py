@@ -145,15 +145,13 @@ def bench_batching(folder: Path, quick: bool) -> None:
         messages, _ = fit_messages(tokenizer, system, [{"role": "user", "content": q}], chunks, 8000)
         return tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"]
 
-    end_of_turn = DecodeBatch(model, tokenizer).eos  # the ids Tailor's loop stops at
-
     def one_at_a_time(prompts, g, citation_order: bool = True) -> tuple[float, list[list[int]]]:
         """model.generate, one prompt at a time, with Tailor's logits processors (citation order off
         to compare with transformers' continuous batching, which takes none)."""
         started, out = time.perf_counter(), []
         for ids in prompts:
             x = torch.tensor([ids])
-            order = (tokenizer, end_of_turn) if citation_order else ()
+            order = (model, tokenizer) if citation_order else ()
             y = model.generate(input_ids=x, attention_mask=torch.ones_like(x), pad_token_id=tokenizer.pad_token_id,
                                **generation_kwargs(g, len(ids), *order))
             out.append(y[0, len(ids):].tolist())

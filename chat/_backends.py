@@ -117,9 +117,9 @@ def load_tokenizer(path: str) -> tuple[object, int]:
 DECODING_VERSION = 2  # 2: citation order (chat._batching.CitationOrder). Part of the build's evaluate key: new decoding, new choice
 
 
-def generation_kwargs(gen, prompt_length: int, tokenizer=None, eos_ids=None) -> dict:
+def generation_kwargs(gen, prompt_length: int, model=None, tokenizer=None) -> dict:
     """transformers `generate` settings from the `generation:` config: greedy when temperature is 0.
-    With the tokenizer (and the model's end-of-turn ids), citation markers follow what they cite
+    With the model and its tokenizer, citation markers follow what they cite
     (chat._batching.CitationOrder), as in Tailor's own decoding loop.
 
     The repetition penalty counts only the answer's own tokens. transformers' default also
@@ -134,10 +134,9 @@ def generation_kwargs(gen, prompt_length: int, tokenizer=None, eos_ids=None) -> 
     if gen.repetition_penalty != 1.0:
         processors.append(RepetitionPenaltyLogitsProcessor(gen.repetition_penalty, prompt_ignore_length=prompt_length))
     if tokenizer is not None:
-        from chat._batching import CitationOrder
+        from chat._batching import CitationOrder, _eos_ids
 
-        eos = eos_ids if eos_ids is not None else {tokenizer.eos_token_id} - {None}
-        processors.append(CitationOrder(tokenizer, eos, prompt_length))
+        processors.append(CitationOrder(tokenizer, _eos_ids(model, tokenizer), prompt_length))
     if processors:
         kwargs["logits_processor"] = LogitsProcessorList(processors)
     if gen.temperature > 0:

@@ -24,6 +24,7 @@ own queue.
 from __future__ import annotations
 
 import atexit
+import functools
 import queue
 import re
 import threading
@@ -87,31 +88,18 @@ class CitationOrder:
     that never writes markers (the base model) is untouched but for an answer under 3 words."""
 
     MIN_WORDS = 3
-    _MARKERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # tokenizer -> ids of tokens that start a marker
 
     def __init__(self, tokenizer, eos_ids, prompt_length: int = 0) -> None:
         self.tokenizer = tokenizer
         self.eos = sorted(eos_ids)
         self.prompt_length = prompt_length  # for `model.generate`, whose input_ids hold the prompt
-        self.markers = self._marker_ids(tokenizer)
-
-    @classmethod
-    def _marker_ids(cls, tokenizer) -> list[int]:
-        try:
-            return cls._MARKERS[tokenizer]
-        except (KeyError, TypeError):
-            pass
-        ids = [i for tok, i in tokenizer.get_vocab().items() if tokenizer.convert_tokens_to_string([tok]).lstrip().startswith("[")]
-        try:
-            cls._MARKERS[tokenizer] = ids
-        except TypeError:
-            pass
-        return ids
+        self.markers = _marker_ids(tokenizer)
 
     def row(self, generated: list[int], scores: torch.Tensor) -> torch.Tensor:
         """Mask one row's scores (shape (vocab,) or (1, vocab)) given its answer's token ids so far."""
         size = scores.shape[-1]  # a tokenizer may list more ids than the model scores
-        if self._words(generated[:32]) < self.MIN_WORDS and self._words(generated) < self.MIN_WORDS:  # a bounded decode per step
+        # a bounded decode per step: the first 32 tokens hold three words unless the answer is all markers and punctuation
+        if self._words(generated[:32]) < self.MIN_WORDS and (len(generated) <= 32 or self._words(generated) < self.MIN_WORDS):
             scores[..., [i for i in self.markers + self.eos if i < size]] = float("-inf")
         elif not re.search(r"""[.!?:;)\]"']$""", self.tokenizer.decode(generated[-8:], skip_special_tokens=True).rstrip()):
             scores[..., [i for i in self.markers if i < size]] = float("-inf")
@@ -124,6 +112,12 @@ class CitationOrder:
         for i in range(scores.shape[0]):
             self.row(input_ids[i, self.prompt_length :].tolist(), scores[i])
         return scores
+
+
+@functools.lru_cache(maxsize=8)
+def _marker_ids(tokenizer) -> list[int]:
+    """Ids of the tokens that start a citation marker ('[', ' [', '[[' ...), found once per tokenizer."""
+    return [i for tok, i in tokenizer.get_vocab().items() if tokenizer.convert_tokens_to_string([tok]).lstrip().startswith("[")]
 
 
 def _eos_ids(model, tokenizer) -> set[int]:

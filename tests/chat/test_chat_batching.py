@@ -8,7 +8,7 @@ import torch
 
 from chat import GenerationConfig
 from chat._backends import generation_kwargs, load_model
-from chat._batching import Batcher, CitationOrder, Request, _eos_ids, generate_all
+from chat._batching import Batcher, CitationOrder, Request, generate_all
 
 QUESTIONS = [
     "When do you open on Saturday?",
@@ -31,7 +31,7 @@ def alone(model, tokenizer, prompt: list[int], gen) -> list[int]:
     """The reference: transformers' own generate, one prompt, chat's settings."""
     ids = torch.tensor([prompt])
     out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), pad_token_id=tokenizer.pad_token_id,
-                         **generation_kwargs(gen, len(prompt), tokenizer, _eos_ids(model, tokenizer)))
+                         **generation_kwargs(gen, len(prompt), model, tokenizer))
     return out[0, len(prompt):].tolist()
 
 
