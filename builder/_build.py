@@ -441,9 +441,10 @@ def _stage_sft(b: _Build) -> tuple[dict, str]:
     if not rows:
         return {"skipped": True}, "skipped: no conversations"
     n_tokens = sum(len(r["messages"][0]["content"]) + sum(len(m["content"]) for m in r["messages"][1:]) for r in rows) / 4
-    rate = _tokens_per_s_estimate(b)
+    rate, source = _tokens_per_s_estimate(b)
     log.info(f"  training LoRA on {len(rows)} conversations (~{n_tokens / 1000:.0f}k tokens x {b.cfg.builder.sft.epochs:g} epochs), "
-             f"ETA ~{fmt_seconds(n_tokens * b.cfg.builder.sft.epochs / rate)} on {'GPU' if use_cuda() else 'CPU'}")  # fmt: skip
+             f"ETA ~{fmt_seconds(n_tokens * b.cfg.builder.sft.epochs / rate)} on {'GPU' if use_cuda() else 'CPU'} "
+             f"at {rate:.0f} tokens/s ({source})")  # fmt: skip
     result = run_sft(
         b.base_path, rows, b.cfg, b.adapters_dir / "sft", b.build_dir / "checkpoints" / "sft", key=b.keys["sft"], resume=b.resume
     )
@@ -701,16 +702,20 @@ def _rate_key(b: _Build) -> str:
     return f"{b.cfg.builder.base_model}:{'cuda' if use_cuda() else 'cpu'}" + ("" if precision == "fp32" else f":{precision}")
 
 
-def _tokens_per_s_estimate(b: _Build) -> float:
+def _tokens_per_s_estimate(b: _Build) -> tuple[float, str]:
+    """(SFT tokens/s, where the figure comes from). The last build's rate on this machine is kept
+    as measured, so a build that shared the cores with other work makes the next ETA long; the
+    ETA line names its source so that reads as what it is."""
     from chat.models import tailor_home
 
     path = tailor_home() / "throughput.json"
     try:
-        return float(json.loads(path.read_text())[_rate_key(b)])
+        return float(json.loads(path.read_text())[_rate_key(b)]), f"the last build's rate on this machine, {path}"
     except (OSError, ValueError, KeyError):
         if use_cuda():
-            return DEFAULT_CPU_TOKENS_PER_S * 100
-        return DEFAULT_CPU_TOKENS_PER_S * (1.7 if training_precision(b.cfg.builder.precision) == "bf16-autocast" else 1)
+            return DEFAULT_CPU_TOKENS_PER_S * 100, "a first guess for a GPU"
+        bf16 = training_precision(b.cfg.builder.precision) == "bf16-autocast"
+        return DEFAULT_CPU_TOKENS_PER_S * (1.7 if bf16 else 1), "a first guess for 2 CPU cores"
 
 
 def _remember_rate(b: _Build, rate: float) -> None:

@@ -83,12 +83,13 @@ def test_the_eta_remembers_a_rate_per_arithmetic(monkeypatch, tmp_path):
     monkeypatch.setattr(_build, "use_cuda", lambda: False)
     b = SimpleNamespace(cfg=TailorConfig())
     monkeypatch.setattr(_build, "training_precision", lambda setting: "fp32")
-    assert _build._tokens_per_s_estimate(b) == _build.DEFAULT_CPU_TOKENS_PER_S
+    assert _build._tokens_per_s_estimate(b) == (_build.DEFAULT_CPU_TOKENS_PER_S, "a first guess for 2 CPU cores")
     _build._remember_rate(b, 150.0)
-    assert _build._tokens_per_s_estimate(b) == 150.0
+    rate, source = _build._tokens_per_s_estimate(b)
+    assert rate == 150.0 and source.startswith("the last build's rate on this machine")
     monkeypatch.setattr(_build, "training_precision", lambda setting: "bf16-autocast")
-    assert _build._tokens_per_s_estimate(b) > _build.DEFAULT_CPU_TOKENS_PER_S  # not the fp32 figure
+    assert _build._tokens_per_s_estimate(b)[0] > _build.DEFAULT_CPU_TOKENS_PER_S  # not the fp32 figure
     _build._remember_rate(b, 207.0)
-    assert _build._tokens_per_s_estimate(b) == 207.0
+    assert _build._tokens_per_s_estimate(b)[0] == 207.0
     assert json.loads((tmp_path / "throughput.json").read_text()) == {
         "smollm2-135m-instruct:cpu": 150.0, "smollm2-135m-instruct:cpu:bf16-autocast": 207.0}
