@@ -383,7 +383,7 @@ class Assistant:
             parts.append(piece)
             yield Token(piece)
         answer.own_text = "".join(parts)
-        attributed = None if answer.variant == "extract" else self._attribution(answer.own_text, used_hits)
+        attributed = None if answer.variant == "extract" else self._attribution(answer.own_text, used_hits, answer.question)
         answer.attributed = attributed or None
         if attributed:
             marker = " " + "".join(f"[{n}]" for n in attributed)
@@ -431,13 +431,13 @@ class Assistant:
             figures = f" (figures the cited passages do not give for this: {', '.join(answer.unsupported_figures)})" if answer.unsupported_figures else ""
             answer.note = NOT_FOUND_NOTE[:-1] + figures + "."
 
-    def _attribution(self, text: str, used_hits) -> list[int]:
+    def _attribution(self, text: str, used_hits, question: str) -> list[int]:
         """The markers to add to an answer that cites nothing, when the chunks it was given
         support every claim in it (`chat._citations.attribute`); none otherwise."""
         embedder = getattr(self.kb, "embedder", None)
         if not used_hits or embedder is None or not text.strip() or cited_numbers(text, len(used_hits)):
             return []
-        return attribute(text, used_hits, embedder)
+        return attribute(text, used_hits, embedder, question=question)
 
     def _decline_text(self, hits) -> str:
         if self._titles is None:

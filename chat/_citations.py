@@ -276,10 +276,13 @@ def support_matrix(claim_list: list[str], hits: list, embedder, threshold: float
     return supported
 
 
-def attribute(text: str, hits: list, embedder, threshold: float = SUPPORT_THRESHOLD) -> list[int]:
+def attribute(text: str, hits: list, embedder, threshold: float = SUPPORT_THRESHOLD, question: str = "") -> list[int]:
     """The [n] of the given chunks that support the answer, fewest first (each chosen to cover
     the most claims still uncovered; ties: the higher-ranked), or [] when any claim is supported
-    by none of them (the marker would vouch for an invention) or the answer makes no claim."""
+    by none of them (the marker would vouch for an invention), the answer makes no claim, or
+    the chosen chunks give one of its figures for something else (`flagged_figures`, the figure
+    test `check_support` applies): "open on Saturday from 8:30 am to 12:30 pm" against a page
+    saying 1:00 pm, 12:30 pm being the last walk-in, passes the per-claim test but gets no marker."""
     claim_list = claims(text)
     if not claim_list or not hits:
         return []
@@ -293,6 +296,8 @@ def attribute(text: str, hits: list, embedder, threshold: float = SUPPORT_THRESH
         j = int(gains.argmax())  # argmax takes the first, i.e. the higher-ranked, of equal gains
         chosen.append(j + 1)
         left &= ~supported[:, j]
+    if flagged_figures(text, [hits[n - 1].chunk.text for n in chosen], embedder, question):
+        return []
     return sorted(chosen)
 
 
@@ -446,12 +451,25 @@ def conflicting_figures(text: str, passages: list[str], embedder, near: float = 
     sims = vectors[: len(claim_list)] @ vectors[len(claim_list):].T
     out: list[str] = []
     for i, claim in enumerate(claim_list):
-        close = [_prices_and_times(units[j]) for j in np.flatnonzero(sims[i] >= near)]
+        # A sentence restates the claim when it is close in meaning and names what the claim names
+        # ("On Saturdays the clinic opens at 9 am" is closer to "open Monday to Friday from 8 am"
+        # than to "On Saturdays we open from 9 am to noon", but only the latter says Saturday).
+        names = content_words(" ".join(re.findall(r"(?<=\s)[A-Z][a-z]+", claim)))
+        close = [_prices_and_times(units[j]) for j in np.flatnonzero(sims[i] >= near) if names <= content_words(units[j])]
         if not close:
             continue
         given = set().union(*close)
         out += [f for f in sorted(_prices_and_times(claim)) if f not in given and f not in out]
     return out
+
+
+def flagged_figures(text: str, passages: list[str], embedder, question: str = "") -> list[str]:
+    """The answer's figures that PASSAGES do not give, place elsewhere (a price the question does
+    not name) or give otherwise in the sentence that restates the claim."""
+    bad = unsupported_figures(text, passages)
+    bad += [f for f in misplaced_prices(text, passages, question) if f not in bad]
+    conflicts = set(conflicting_figures(text, passages, embedder)) if passages else set()
+    return bad + [f for f in figures(text) if _prices_and_times(f) & conflicts and f not in bad]
 
 
 def check_support(text: str, hits: list, embedder, cited: list[int] | None = None,
@@ -472,11 +490,7 @@ def check_support(text: str, hits: list, embedder, cited: list[int] | None = Non
     numbers = [n for n in (cited or range(1, len(hits) + 1)) if 1 <= n <= len(hits)]
     chosen = [hits[n - 1] for n in numbers]
     claim_list = claims(text)
-    passages = [h.chunk.text for h in chosen]
-    bad_figures = unsupported_figures(text, passages)
-    bad_figures += [f for f in misplaced_prices(text, passages, question) if f not in bad_figures]
-    conflicts = set(conflicting_figures(text, passages, embedder)) if passages else set()
-    bad_figures += [f for f in figures(text) if _prices_and_times(f) & conflicts and f not in bad_figures]
+    bad_figures = flagged_figures(text, [h.chunk.text for h in chosen], embedder, question)
     if not claim_list:  # nothing to check, unless it says nothing at all ("[1] (Vaccinations (vaccines.html))")
         return {"verified": False if bad_figures or not states_anything(text) else None, "unsupported_claims": [],
                 "unsupported_figures": bad_figures, "supporting": []}

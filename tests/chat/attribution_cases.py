@@ -18,6 +18,8 @@ PARKING = ("Free parking is available behind the building, with two spaces reser
            "Bus lines 4 and 12 stop at the clinic's door.")
 FEES = ("A standard consultation costs 60 dollars. Most private insurance plans are accepted. "
         "You can pay by card or cash at the front desk, or online at www.willowmere-clinic.org/pay.")
+SATURDAY = ("We are open on Saturday from 8:30 am to 1:00 pm for same-day problems. The last walk-in registration "
+            "on a Saturday is at 12:30 pm.")
 PHONE = "To reach the nurse line, call (360) 555-0148 and press 3. Prescription refills take two working days."
 ANEMIA = ("Iron deficiency anemia happens when the body does not have enough iron to make hemoglobin. Common "
           "symptoms include fatigue, pale skin, shortness of breath and cold hands and feet. Treatment usually "
@@ -80,6 +82,9 @@ CASES = [
      "answer": "Meals are reimbursed up to 75 dollars per day."},
     {"kind": "wrong_fact", "passages": [NEW_PATIENTS], "supported_by": [],
      "answer": "New patients should arrive 30 minutes early to fill in the registration form."},
+    # every figure is somewhere in the passage, but the sentence saying the same thing gives another
+    {"kind": "wrong_fact", "passages": [SATURDAY, PARKING], "supported_by": [],
+     "answer": "We are open on Saturday from 8:30 am to 12:30 pm."},
     # --- fake source: a made-up URL, email or phone number --------------------------------
     {"kind": "fake_source", "passages": [FEES, HOURS], "supported_by": [],
      "answer": "You can pay your bill online at https://willowmere-payments.example.com/portal."},

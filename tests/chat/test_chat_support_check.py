@@ -132,6 +132,11 @@ def test_a_time_the_restating_sentence_gives_otherwise_is_flagged(minilm):
     week = "| Day | Clinic hours |\n| Monday to Thursday | 7:30 am – 7:00 pm |\n| Friday | 7:30 am – 5:00 pm |\n"
     listing = "We are open Monday to Thursday 7:30 am – 7:00 pm, Friday 7:30 am – 5:00 pm and Saturday 8:30 am – 1:00 pm [1]."
     assert check_support(listing, as_hits([hours + "\n" + week]), minilm)["unsupported_figures"] == []
+    # The closest sentence in meaning is about other days: it does not judge a Saturday claim.
+    short = "The clinic is open Monday to Friday from 8 am to 6 pm. On Saturdays we open from 9 am to noon."
+    assert conflicting_figures("On Saturdays the clinic opens at 9 am and closes at noon.", [short], minilm) == []
+    assert check_support("On Saturdays the clinic opens at 9 am and closes at noon.", as_hits([short]), minilm)["verified"] is True
+    assert check_support("On Saturdays the clinic opens at 10 am and closes at noon.", as_hits([short]), minilm)["verified"] is False
 
 
 def test_a_price_named_only_by_the_question_and_an_answer_of_labels_are_flagged(minilm):
