@@ -20,6 +20,5 @@ def build_estimate(folder: str | Path) -> str:
     if seconds >= 60:
         return (f"The last build's stages took {seconds / 60:.0f} min in all; a build that retrains takes about as long "
                 "(stages whose inputs did not change are skipped).")
-    return ("No earlier build recorded here: the clinic example's first build took about 35 min on 2 CPU cores with "
-            "native bf16, about 45 min without, when training still ran on one of them (docs/TRAINING.md); "
-            "a larger folder takes longer, a GPU much less.")
+    return ("No earlier build recorded here: the clinic example's first build took about 40 min on 2 CPU cores "
+            "without native bf16, about 33 min with it (docs/TRAINING.md); a larger folder takes longer, a GPU much less.")
