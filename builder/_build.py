@@ -513,7 +513,7 @@ def _fit_budget(b: _Build, train: list[dict], budget: float | None) -> tuple[lis
     from the tokens each pair holds and the rate SFT just measured on this machine (a DPO pair
     reads its prompt with each answer, plus a reference pass: DPO_COST times SFT's seconds per
     token). Fewer than MIN_DPO_STEPS steps would not move the model: then DPO is skipped
-    and the SFT adapter is served."""
+    and the tuned model is the SFT adapter alone."""
     d = b.cfg.builder.dpo
     rate = (b.result("sft") or {}).get("tokens_per_s")
     if not budget or not rate or not train:
@@ -542,7 +542,7 @@ def _fit_budget(b: _Build, train: list[dict], budget: float | None) -> tuple[lis
     if len(keep) < need:
         return [], None, (f"{len(keep)} of {len(train)} pairs fit dpo.max_seconds {budget:g} on this CPU (every pair: about "
                           f"{sum(seconds) * d.epochs / 60:.0f} min at SFT's {rate:.0f} tokens/s); fewer than {need} pairs "
-                          f"({MIN_DPO_STEPS} steps) would not move the model, so the SFT adapter is served. Raise "
+                          f"({MIN_DPO_STEPS} steps) would not move the model, so the tuned model is the SFT adapter alone. Raise "
                           f"builder.dpo.max_seconds, set it to null to train every pair, or build on a GPU")
     chosen = [train[i] for i in sorted(keep)]
     return chosen, (f"{len(chosen)} of {len(train)} pairs fit dpo.max_seconds {budget:g} on this CPU (every pair: about "
