@@ -8,7 +8,7 @@
 #
 # DOMAIN is clinic or finance. Work goes to $TAILOR_REAL (default /tmp/tailor-real): DOMAIN/ and
 # DOMAIN-docs/ are assistant folders a user could have made. Their assistant.yaml names the
-# assistant and nothing else, so every build runs with Tailor's defaults (about 50 minutes each
+# assistant and nothing else, so every build runs with Tailor's defaults (about an hour each
 # on 2 CPU cores without native bf16: the shared conversations are longer than the example's).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
